@@ -1,0 +1,5 @@
+"""``python -m tea_lsp`` entry point."""
+
+from tea_lsp.cli.main import main
+
+raise SystemExit(main())

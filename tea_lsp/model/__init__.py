@@ -1,0 +1,1 @@
+"""Typed workflow model built leniently from the positioned YAML tree."""

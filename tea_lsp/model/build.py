@@ -1,0 +1,244 @@
+"""Build a ``Workflow`` from a YAML document. Lenient: never raises on user input.
+
+Anything of the wrong shape is skipped here; the schema check reports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tea_lsp.model.routing import resolve_fan_ins
+from tea_lsp.model.workflow import Edge, FanOut, GotoRule, Node, Ref, Snippet, Workflow
+from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
+
+_LANGS = ("lua", "python", "prolog")
+
+
+def _str(node: YNode | None) -> YScalar | None:
+    if isinstance(node, YScalar) and isinstance(node.value, str):
+        return node
+    return None
+
+
+def _ref(node: YNode | None, role: str) -> Ref | None:
+    s = _str(node)
+    return Ref(s.value, s.span, role) if s is not None else None
+
+
+def _is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def _collect_templates(node: YNode | None, role: str, owner: Node, out: list[Snippet]) -> None:
+    if isinstance(node, YScalar):
+        if isinstance(node.value, str) and _is_template(node.value):
+            out.append(Snippet("jinja", node.value, node, role, owner))
+    elif isinstance(node, YSeq):
+        for i, item in enumerate(node.items):
+            _collect_templates(item, f"{role}[{i}]", owner, out)
+    elif isinstance(node, YMap):
+        for p in node.pairs:
+            _collect_templates(p.value, f"{role}.{p.key_text}", owner, out)
+
+
+def _condition(node: YNode | None, role: str, owner: Node | None) -> Snippet | None:
+    s = _str(node)
+    if s is None:
+        return None
+    return Snippet("jinja", s.value, s, role, owner, expression=True)
+
+
+def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
+    name_node = _str(ymap.get("name"))
+    name = name_node.value if name_node else ""
+    node = Node(
+        name=name,
+        name_span=name_node.span if name_node else (ymap.key_node("name") or ymap).span,
+        ymap=ymap,
+        index=index,
+        parent=parent,
+    )
+    lang = _str(ymap.get("language"))
+    if lang is not None:
+        node.language = lang.value.strip().lower()
+        node.language_explicit = True
+
+    run = ymap.get("run")
+    if run is None:
+        run = ymap.get("script")
+    if isinstance(run, YMap):
+        rtype = _str(run.get("type"))
+        kind = rtype.value.strip().lower() if rtype else ""
+        if kind == "expression":
+            value = _str(run.get("value"))
+            if value is not None:
+                node.expression = Snippet("jinja", value.value, value, "expression", node, True)
+            key = _str(run.get("output_key"))
+            node.output_key = key.value if key else None
+        else:
+            if kind:
+                node.language = kind
+                node.language_explicit = True
+            code = _str(run.get("code"))
+            if code is not None:
+                node.code = Snippet(_kind(node.language), code.value, code, "run", node)
+    else:
+        code = _str(run)
+        if code is not None:
+            node.code = Snippet(_kind(node.language), code.value, code, "run", node)
+
+    uses = _str(ymap.get("uses")) or _str(ymap.get("action"))
+    if uses is not None:
+        node.uses = uses.value
+        node.uses_span = uses.span
+    with_args = ymap.get("with")
+    if isinstance(with_args, YMap):
+        node.with_args = with_args
+        _collect_templates(with_args, "with", node, node.templates)
+    out = ymap.get("output")
+    if out is None:
+        out = ymap.get("output_key")
+    if isinstance(out, YScalar) and isinstance(out.value, str):
+        if _is_template(out.value):
+            node.templates.append(Snippet("jinja", out.value, out, "output", node))
+        else:
+            node.output_key = out.value
+    elif isinstance(out, YMap | YSeq):
+        _collect_templates(out, "output", node, node.templates)
+
+    goto = ymap.get("goto")
+    if goto is not None:
+        node.goto_span = goto.span
+        target = _ref(goto, "goto")
+        if target is not None:
+            node.goto = [GotoRule(target, None)]
+        elif isinstance(goto, YSeq):
+            rules: list[GotoRule] = []
+            for item in goto.items:
+                if not isinstance(item, YMap):
+                    continue
+                to = _ref(item.get("to"), "goto")
+                if to is None:
+                    continue
+                rules.append(GotoRule(to, _condition(item.get("if"), "condition", node)))
+            node.goto = rules
+
+    fan_in = ymap.get("fan_in")
+    ntype = _str(ymap.get("type"))
+    node.type = ntype.value if ntype else None
+    if isinstance(fan_in, YScalar) and fan_in.value is True:
+        node.fan_in = True
+    elif node.type == "dynamic_parallel":
+        node.dp_fan_in = _ref(fan_in, "fan_in")
+
+    node.has_interrupt = "interrupt" in ymap
+    node.has_retry = "retry" in ymap
+
+    for key, target_list in (("steps", node.steps), ("body", node.body)):
+        seq = ymap.get(key)
+        if isinstance(seq, YSeq):
+            for i, item in enumerate(seq.items):
+                if isinstance(item, YMap):
+                    target_list.append(_build_node(item, i, node))
+    if node.type == "while_loop":
+        node.condition = _condition(ymap.get("condition"), "condition", node)
+        mi = ymap.get("max_iterations")
+        if isinstance(mi, YScalar) and isinstance(mi.value, int) and not isinstance(mi.value, bool):
+            node.max_iterations = mi.value
+    if node.type == "dynamic_parallel":
+        items = _str(ymap.get("items"))
+        if items is not None:
+            node.items = Snippet("jinja", items.value, items, "items", node, True)
+        iv, ix = _str(ymap.get("item_var")), _str(ymap.get("index_var"))
+        node.item_var = iv.value if iv else "item"
+        node.index_var = ix.value if ix else "index"
+    return node
+
+
+def _kind(language: str) -> Any:
+    return language if language in _LANGS else "other"
+
+
+def _build_edge(ymap: YMap, index: int) -> Edge:
+    edge = Edge(index=index, ymap=ymap, source=_ref(ymap.get("from"), "from"), targets=[])
+    to = ymap.get("to")
+    if isinstance(to, YSeq):
+        edge.targets = [r for r in (_ref(i, "to") for i in to.items) if r is not None]
+    else:
+        r = _ref(to, "to")
+        if r is not None:
+            edge.targets = [r]
+    etype = _str(ymap.get("type"))
+    edge.type = etype.value if etype else "normal"
+    edge.fan_in = _ref(ymap.get("fan_in"), "fan_in")
+    edge.condition = _condition(ymap.get("condition"), "condition", None)
+    when = ymap.get("when")
+    edge.when = _condition(when, "when", None)
+    if isinstance(when, YScalar):
+        edge.when_value = when.value
+    parallel = ymap.get("parallel")
+    if isinstance(parallel, YScalar):
+        edge.parallel_flag = parallel.value is True
+    elif isinstance(parallel, YSeq):
+        edge.parallel_list = [r for r in (_ref(i, "parallel") for i in parallel.items) if r]
+    return edge
+
+
+def _fan_outs(edges: list[Edge]) -> list[FanOut]:
+    """Group parallel edges by source, in declaration order, for the three spellings."""
+    out: list[FanOut] = []
+    by_source: dict[str, FanOut] = {}
+    for e in edges:
+        if e.source is None:
+            continue
+        if e.parallel_list is not None:
+            out.append(
+                FanOut(e.source, list(e.parallel_list), e.fan_in, "D", [e], e.fan_in is not None)
+            )
+            continue
+        if e.type == "parallel" and len(e.targets) == 1:
+            f = by_source.get(e.source.name)
+            if f is None or f.spelling != "A":
+                f = FanOut(e.source, [], e.fan_in, "A", [])
+                by_source[e.source.name] = f
+                out.append(f)
+            f.branches.extend(e.targets)
+            f.edges.append(e)
+            if f.fan_in is None:
+                f.fan_in = e.fan_in
+            continue
+        if (e.parallel_flag or e.type == "parallel") and len(e.targets) > 1:
+            out.append(FanOut(e.source, list(e.targets), e.fan_in, "C", [e]))
+    return out
+
+
+def build_workflow(root: YNode | None) -> Workflow | None:
+    """The workflow in ``root``, or ``None`` when the document is not a mapping."""
+    if not isinstance(root, YMap):
+        return None
+    wf = Workflow(root=root)
+    name = _str(root.get("name"))
+    wf.name = name.value if name else None
+    nodes = root.get("nodes")
+    if isinstance(nodes, YSeq):
+        for i, item in enumerate(nodes.items):
+            if isinstance(item, YMap):
+                node = _build_node(item, i, None)
+                wf.nodes.append(node)
+                if node.name and node.name not in wf.by_name:
+                    wf.by_name[node.name] = node
+    edges = root.get("edges")
+    if isinstance(edges, YSeq):
+        wf.edges = [_build_edge(e, i) for i, e in enumerate(edges.items) if isinstance(e, YMap)]
+    wf.fan_outs = _fan_outs(wf.edges)
+    schema = root.get("state_schema")
+    if isinstance(schema, YMap):
+        wf.state_schema = {
+            p.key_text: str(to_python(p.value)) for p in schema.pairs if p.key_text is not None
+        }
+    for key in ("initial_state", "variables", "settings"):
+        value = to_python(root.get(key))
+        if isinstance(value, dict):
+            setattr(wf, key, value)
+    resolve_fan_ins(wf)
+    return wf

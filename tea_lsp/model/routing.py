@@ -1,0 +1,132 @@
+"""Routing over the model: where control goes after a node, branches, fan-ins, VM flows.
+
+Precedence (WORKFLOW_FORMAT.md §3): ``goto`` > edges leaving the node > implicit chaining
+(the next node in the list; the last one ends). Shared by the graph checks and the engine.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from tea_lsp.model.workflow import END, START, Edge, FanOut, Node, Ref, Snippet, Workflow
+
+
+@dataclass(slots=True)
+class Route:
+    target: str
+    kind: Literal["goto", "edge", "implicit"]
+    condition: Snippet | None = None
+    edge: Edge | None = None
+
+
+def routes(wf: Workflow, name: str) -> list[Route]:
+    """Sequential routes leaving node ``name`` in precedence order (parallel edges excluded)."""
+    node = wf.by_name.get(name)
+    if node is None:
+        return []
+    if node.goto is not None:
+        return [Route(r.target.name, "goto", r.condition) for r in node.goto]
+    edges = wf.edges_from(name)
+    if edges:
+        out: list[Route] = []
+        for e in edges:
+            if e.is_parallel or e.parallel_list is not None:
+                continue
+            cond = e.condition or e.when
+            out.extend(Route(t.name, "edge", cond, e) for t in e.targets)
+        return out
+    return [Route(_implicit_next(wf, node), "implicit")]
+
+
+def _implicit_next(wf: Workflow, node: Node) -> str:
+    i = wf.nodes.index(node) if node in wf.nodes else -1
+    if 0 <= i < len(wf.nodes) - 1 and wf.nodes[i + 1].name:
+        return wf.nodes[i + 1].name
+    return END
+
+
+def successors(wf: Workflow, name: str) -> list[str]:
+    """Every node control can reach in one step from ``name`` (branches and fan-in included)."""
+    out: list[str] = []
+    node = wf.by_name.get(name)
+    if node is not None and node.goto is None:
+        fo = wf.fan_out_from(name)
+        if fo is not None:
+            out.extend(b.name for b in fo.branches)
+            if fo.fan_in is not None:
+                out.append(fo.fan_in.name)
+    if node is not None and node.type == "dynamic_parallel" and node.dp_fan_in is not None:
+        out.append(node.dp_fan_in.name)
+    out.extend(r.target for r in routes(wf, name))
+    return list(dict.fromkeys(out))
+
+
+def entry(wf: Workflow) -> str | None:
+    return wf.entry()
+
+
+def reachable(wf: Workflow, start: str | None = None, stop: str | None = None) -> list[str]:
+    """Nodes reachable from ``start`` (default: the entry), BFS order; ``stop`` is not expanded."""
+    first = start if start is not None else entry(wf)
+    if first is None:
+        return []
+    seen: dict[str, None] = {}
+    queue = deque([first])
+    while queue:
+        cur = queue.popleft()
+        if cur in seen or cur in (END, START):
+            continue
+        seen[cur] = None
+        if cur == stop:
+            continue
+        for nxt in successors(wf, cur):
+            if nxt not in seen:
+                queue.append(nxt)
+    return list(seen)
+
+
+def branch_nodes(wf: Workflow, fan_out: FanOut, branch: str) -> list[str]:
+    """Nodes of one branch: from its first node up to (not including) the fan-in."""
+    stop = fan_out.fan_in.name if fan_out.fan_in is not None else None
+    nodes = reachable(wf, branch, stop)
+    return [n for n in nodes if n != stop and n in wf.by_name]
+
+
+def common_successor(wf: Workflow, branches: list[str]) -> str | None:
+    """The unique first node that every branch reaches (spelling D's implicit fan-in)."""
+    sets = [set(reachable(wf, b)) - {b} for b in branches]
+    if not sets:
+        return None
+    common = set.intersection(*sets) - set(branches)
+    if not common:
+        return None
+    # The first common node is the one from which every other common node is reachable.
+    firsts = [c for c in common if common <= set(reachable(wf, c))]
+    return firsts[0] if len(firsts) == 1 else None
+
+
+def vm_flows(wf: Workflow) -> dict[str, str]:
+    """Which Lua VM runs each node: ``"main"`` or ``"branch:<k>:<first node>"``.
+
+    Branch nodes get their branch's VM; every other node shares the main flow's VM.
+    """
+    flows: dict[str, str] = {}
+    for k, fo in enumerate(wf.fan_outs):
+        for b in fo.branches:
+            for n in branch_nodes(wf, fo, b.name):
+                flows.setdefault(n, f"branch:{k}:{b.name}")
+    for n in wf.by_name:
+        flows.setdefault(n, "main")
+    return flows
+
+
+def resolve_fan_ins(wf: Workflow) -> None:
+    """Fill in the implicit fan-in of spelling-D fan-outs (the branches' common successor)."""
+    for fo in wf.fan_outs:
+        if fo.fan_in is None and fo.spelling == "D":
+            fo.fan_in_explicit = False
+            found = common_successor(wf, [b.name for b in fo.branches])
+            if found is not None:
+                fo.fan_in = Ref(found, fo.edges[0].ymap.span, "fan_in")

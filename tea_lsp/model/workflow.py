@@ -1,0 +1,187 @@
+"""The typed ``Workflow``: nodes, edges, fan-outs and embedded snippets, each with spans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tea_lsp.diagnostics import Span
+from tea_lsp.syntax.yaml_tree import YMap, YScalar
+
+START = "__start__"
+END = "__end__"
+RESERVED = (START, END)
+
+SnippetKind = Literal["lua", "python", "prolog", "other", "jinja"]
+
+
+@dataclass(slots=True)
+class Ref:
+    """A node name written somewhere in the file (a reference or a definition)."""
+
+    name: str
+    span: Span
+    role: str  # "goto", "from", "to", "fan_in", "parallel", "items.fan_in"
+
+
+@dataclass(slots=True)
+class Snippet:
+    """Embedded code or template text, with the scalar it came from."""
+
+    kind: SnippetKind
+    text: str
+    scalar: YScalar
+    role: str  # "run", "condition", "with.<arg>", "output", "items", "expression"
+    node: Node | None = None
+    # For Jinja: a bare expression (condition) rather than a template.
+    expression: bool = False
+
+
+@dataclass(slots=True)
+class GotoRule:
+    target: Ref
+    condition: Snippet | None  # None: unconditional (fallback)
+
+
+@dataclass(slots=True)
+class Node:
+    name: str
+    name_span: Span
+    ymap: YMap
+    index: int
+    parent: Node | None = None
+    language: str = "lua"  # "lua" | "python" | "prolog" | other explicit value
+    language_explicit: bool = False
+    code: Snippet | None = None  # run / script / run.code
+    expression: Snippet | None = None  # run: {type: expression, value: ...}
+    output_key: str | None = None
+    uses: str | None = None
+    uses_span: Span | None = None
+    with_args: YMap | None = None
+    goto: list[GotoRule] | None = None
+    goto_span: Span | None = None
+    fan_in: bool = False
+    type: str | None = None
+    steps: list[Node] = field(default_factory=list)
+    body: list[Node] = field(default_factory=list)
+    condition: Snippet | None = None
+    max_iterations: int | None = None
+    items: Snippet | None = None
+    dp_fan_in: Ref | None = None
+    item_var: str = "item"
+    index_var: str = "index"
+    has_interrupt: bool = False
+    has_retry: bool = False
+    templates: list[Snippet] = field(default_factory=list)
+
+    @property
+    def is_lua(self) -> bool:
+        return self.language == "lua"
+
+    def walk(self) -> list[Node]:
+        """This node and all its sub-nodes (steps, loop bodies)."""
+        out = [self]
+        for sub in (*self.steps, *self.body):
+            out.extend(sub.walk())
+        return out
+
+
+@dataclass(slots=True)
+class Edge:
+    index: int
+    ymap: YMap
+    source: Ref | None
+    targets: list[Ref]
+    type: str = "normal"
+    fan_in: Ref | None = None
+    condition: Snippet | None = None
+    when: Snippet | None = None
+    when_value: Any = None
+    parallel_flag: bool = False
+    parallel_list: list[Ref] | None = None
+
+    @property
+    def is_parallel(self) -> bool:
+        if self.parallel_list is not None:
+            return True
+        return self.type == "parallel" or (self.parallel_flag and len(self.targets) > 1)
+
+
+@dataclass(slots=True)
+class FanOut:
+    """A static parallel fan-out: branches from ``source`` joined at ``fan_in``."""
+
+    source: Ref
+    branches: list[Ref]
+    fan_in: Ref | None
+    spelling: Literal["A", "C", "D"]
+    edges: list[Edge]
+    fan_in_explicit: bool = True
+
+
+@dataclass(slots=True)
+class Workflow:
+    root: YMap
+    name: str | None = None
+    nodes: list[Node] = field(default_factory=list)
+    by_name: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+    fan_outs: list[FanOut] = field(default_factory=list)
+    state_schema: dict[str, str] | None = None
+    initial_state: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def all_nodes(self) -> list[Node]:
+        out: list[Node] = []
+        for n in self.nodes:
+            out.extend(n.walk())
+        return out
+
+    def snippets(self) -> list[Snippet]:
+        """Every embedded snippet (code and templates) in file order."""
+        out: list[Snippet] = []
+        for n in self.all_nodes():
+            for s in (n.code, n.expression, n.condition, n.items):
+                if s is not None:
+                    out.append(s)
+            if n.goto:
+                out.extend(r.condition for r in n.goto if r.condition is not None)
+            out.extend(n.templates)
+        for e in self.edges:
+            out.extend(s for s in (e.condition, e.when) if s is not None)
+        out.sort(key=lambda s: (s.scalar.span.start_line, s.scalar.span.start_col))
+        return out
+
+    def edges_from(self, name: str) -> list[Edge]:
+        return [e for e in self.edges if e.source is not None and e.source.name == name]
+
+    def fan_out_from(self, name: str) -> FanOut | None:
+        for f in self.fan_outs:
+            if f.source.name == name:
+                return f
+        return None
+
+    def entry(self) -> str | None:
+        for e in self.edges:
+            if e.source is not None and e.source.name == START and e.targets:
+                return e.targets[0].name
+        return self.nodes[0].name if self.nodes else None
+
+    def refs(self) -> list[Ref]:
+        """Every node-name reference (not definitions)."""
+        out: list[Ref] = []
+        for n in self.all_nodes():
+            if n.goto:
+                out.extend(r.target for r in n.goto)
+            if n.dp_fan_in:
+                out.append(n.dp_fan_in)
+        for e in self.edges:
+            if e.source:
+                out.append(e.source)
+            out.extend(e.targets)
+            if e.fan_in:
+                out.append(e.fan_in)
+            if e.parallel_list:
+                out.extend(e.parallel_list)
+        return out

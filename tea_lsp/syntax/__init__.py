@@ -1,0 +1,1 @@
+"""Text, positioned YAML and embedded-snippet position mapping. Knows nothing of workflows."""

@@ -1,0 +1,374 @@
+"""YAML → a tree where every key and value knows its span.
+
+Built on PyYAML's composer (libyaml when available). Never raises on user input: syntax
+errors, duplicate keys and unsupported constructs become diagnostics.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tea_lsp.diagnostics import Diagnostic, Related, Severity, Span
+from tea_lsp.syntax.text import LineIndex
+
+try:  # libyaml is much faster; fall back to the pure-Python loader.
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Loader = yaml.SafeLoader
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_MAX_DEPTH = 200
+
+
+class YNode:
+    """Base of the positioned tree."""
+
+    __slots__ = ("span", "tag")
+
+    def __init__(self, span: Span, tag: str) -> None:
+        self.span = span
+        self.tag = tag
+
+
+class YScalar(YNode):
+    """A scalar. ``style``: ``""`` plain, ``"'"``, ``'"'``, ``"|"`` literal, ``">"`` folded."""
+
+    __slots__ = ("block_indent", "header_line", "style", "value")
+
+    def __init__(
+        self,
+        span: Span,
+        tag: str,
+        value: Any,
+        style: str,
+        header_line: int = -1,
+        block_indent: int = -1,
+    ) -> None:
+        super().__init__(span, tag)
+        self.value = value
+        self.style = style
+        self.header_line = header_line
+        self.block_indent = block_indent
+
+    @property
+    def text(self) -> str:
+        """The value as text (``""`` for null)."""
+        return "" if self.value is None else str(self.value)
+
+    def __repr__(self) -> str:
+        return f"YScalar({self.value!r}, {self.span})"
+
+
+class YSeq(YNode):
+    __slots__ = ("items",)
+
+    def __init__(self, span: Span, tag: str, items: list[YNode]) -> None:
+        super().__init__(span, tag)
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"YSeq({len(self.items)} items, {self.span})"
+
+
+@dataclass(slots=True)
+class YPair:
+    key: YNode
+    value: YNode
+
+    @property
+    def key_text(self) -> str | None:
+        k = self.key
+        if isinstance(k, YScalar) and k.value is not None:
+            return str(k.value)
+        return None
+
+
+class YMap(YNode):
+    __slots__ = ("_index", "pairs")
+
+    def __init__(self, span: Span, tag: str, pairs: list[YPair]) -> None:
+        super().__init__(span, tag)
+        self.pairs = pairs
+        self._index: dict[str, YPair] = {}
+        for p in pairs:
+            kt = p.key_text
+            if kt is not None:
+                self._index[kt] = p  # last one wins, as YAML loaders do
+
+    def pair(self, key: str) -> YPair | None:
+        return self._index.get(key)
+
+    def get(self, key: str) -> YNode | None:
+        p = self._index.get(key)
+        return p.value if p else None
+
+    def key_node(self, key: str) -> YNode | None:
+        p = self._index.get(key)
+        return p.key if p else None
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __repr__(self) -> str:
+        return f"YMap({self.keys()}, {self.span})"
+
+
+@dataclass(slots=True)
+class YamlDocument:
+    root: YNode | None
+    index: int = 0
+
+
+@dataclass(slots=True)
+class ParsedYaml:
+    text: str
+    lines: LineIndex
+    documents: list[YamlDocument] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> Any:
+    try:
+        value = constructor.construct_object(node, deep=True)
+    except Exception:  # a bad !!int, !!binary, timestamp, ...: keep the text
+        return node.value
+    if isinstance(value, datetime.date | datetime.datetime | bytes):
+        return node.value  # JSON has no dates: keep the text as written
+    return value
+
+
+class _Builder:
+    def __init__(self, parsed: ParsedYaml) -> None:
+        self.parsed = parsed
+        self.lines = parsed.lines
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.cache: dict[int, YNode] = {}
+
+    def span_of(self, node: yaml.Node) -> Span:
+        s, e = node.start_mark, node.end_mark
+        return Span(s.line, s.column, e.line, e.column)
+
+    def build(self, node: yaml.Node, depth: int = 0) -> YNode:
+        cached = self.cache.get(id(node))
+        if cached is not None:  # aliases share the anchored node
+            return cached
+        if depth > _MAX_DEPTH:
+            span = self.span_of(node)
+            self.parsed.diagnostics.append(
+                Diagnostic(
+                    "TEA001",
+                    Severity.ERROR,
+                    f"nesting deeper than {_MAX_DEPTH} levels is not supported",
+                    Span(span.start_line, span.start_col, span.start_line, span.start_col + 1),
+                )
+            )
+            return YScalar(span, "tag:yaml.org,2002:null", None, "")
+        out: YNode
+        if isinstance(node, yaml.ScalarNode):
+            out = self.scalar(node)
+        elif isinstance(node, yaml.SequenceNode):
+            seq = YSeq(self.span_of(node), node.tag, [])
+            self.cache[id(node)] = seq
+            seq.items = [self.build(n, depth + 1) for n in node.value]
+            out = seq
+        else:
+            assert isinstance(node, yaml.MappingNode)
+            ymap = YMap(self.span_of(node), node.tag, [])
+            self.cache[id(node)] = ymap
+            ymap.__init__(ymap.span, node.tag, self.mapping(node, depth))  # type: ignore[misc]
+            out = ymap
+        self.cache[id(node)] = out
+        return out
+
+    def scalar(self, node: yaml.ScalarNode) -> YScalar:
+        style = node.style or ""
+        value = _scalar_value(node, self.constructor)
+        span = self.span_of(node)
+        if style in ("|", ">"):
+            header = span.start_line
+            indent = -1
+            text = str(value)
+            content = text.split("\n")
+            # Content indentation: compare the first non-blank content line with the file line.
+            for k, vline in enumerate(content):
+                if vline.strip():
+                    fline = self.lines.line(header + 1 + k)
+                    if style == ">" or not fline.endswith(vline):
+                        indent = len(fline) - len(fline.lstrip(" "))
+                    else:
+                        indent = len(fline) - len(vline)
+                    break
+            # Tight span: from the indicator to the end of the last non-blank content line.
+            end_line, end_col = span.start_line, span.start_col + 1
+            last = span.end_line - 1 if span.end_col == 0 else span.end_line
+            last = min(last, self.lines.line_count - 1)
+            for ln in range(last, header, -1):
+                lt = self.lines.line(ln)
+                if lt.strip():
+                    end_line, end_col = ln, len(lt.rstrip())
+                    break
+            span = Span(span.start_line, span.start_col, end_line, end_col)
+            return YScalar(span, node.tag, value, style, header, indent)
+        return YScalar(span, node.tag, value, style)
+
+    def mapping(self, node: yaml.MappingNode, depth: int) -> list[YPair]:
+        pairs: list[YPair] = []
+        seen: dict[str, YNode] = {}
+        merged: list[YPair] = []
+        for knode, vnode in node.value:
+            if knode.tag == _MERGE_TAG:
+                merged.extend(self._merge_pairs(vnode, depth))
+                continue
+            key = self.build(knode, depth + 1)
+            value = self.build(vnode, depth + 1)
+            if isinstance(key, YScalar) and key.value is not None:
+                kt = str(key.value)
+                first = seen.get(kt)
+                if first is not None:
+                    self.parsed.diagnostics.append(
+                        Diagnostic(
+                            "TEA002",
+                            Severity.ERROR,
+                            f"duplicate key '{kt}'; the earlier value is silently discarded",
+                            key.span,
+                            (Related(first.span, f"'{kt}' first defined here"),),
+                        )
+                    )
+                seen[kt] = key
+            pairs.append(YPair(key, value))
+        if merged:
+            own = {p.key_text for p in pairs}
+            pairs = [p for p in merged if p.key_text not in own] + pairs
+        return pairs
+
+    def _merge_pairs(self, vnode: yaml.Node, depth: int) -> list[YPair]:
+        built = self.build(vnode, depth + 1)
+        if isinstance(built, YMap):
+            return list(built.pairs)
+        if isinstance(built, YSeq):
+            out: list[YPair] = []
+            for item in built.items:
+                if isinstance(item, YMap):
+                    out.extend(p for p in item.pairs if p.key_text not in {q.key_text for q in out})
+            return out
+        return []
+
+
+def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
+    if isinstance(exc, yaml.reader.ReaderError):
+        line, col = lines.position(exc.position)
+        span = Span(line, col, line, col + 1)
+        char = exc.character
+        code = ord(char) if isinstance(char, str) else int(char)
+        return Diagnostic(
+            "TEA001",
+            Severity.ERROR,
+            f"invalid YAML: control character #x{code:04x} is not allowed",
+            span,
+        )
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = str(problem)
+    if context and context not in message:
+        message = f"{context}: {message}"
+    message = message[:1].lower() + message[1:]
+    if mark is not None:
+        line = min(mark.line, lines.line_count - 1)
+        col = min(mark.column, lines.line_length(line))
+    else:
+        line = col = 0
+    length = lines.line_length(line)
+    if col >= length:  # at end of line: underline the line's last character, or nothing
+        start = max(0, length - 1) if length else 0
+        span = Span(line, start, line, length)
+    else:
+        span = Span(line, col, line, col + 1)
+    return Diagnostic("TEA001", Severity.ERROR, f"invalid YAML: {message}", span)
+
+
+def parse_yaml(text: str) -> ParsedYaml:
+    """Parse every document of ``text``. Never raises."""
+    parsed = ParsedYaml(text=text, lines=LineIndex(text))
+    loader = _Loader(text)
+    builder = _Builder(parsed)
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            root = builder.build(node) if node is not None else None
+            parsed.documents.append(YamlDocument(root, index))
+            index += 1
+        if not parsed.documents:
+            parsed.documents.append(YamlDocument(None, 0))
+    except yaml.YAMLError as exc:
+        parsed.diagnostics.append(_error_diagnostic(exc, parsed.lines))
+    except RecursionError:
+        parsed.diagnostics.append(
+            Diagnostic(
+                "TEA001",
+                Severity.ERROR,
+                "invalid YAML: nesting is too deep to parse",
+                Span(0, 0, 0, parsed.lines.line_length(0)),
+            )
+        )
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def to_python(node: YNode | None) -> Any:
+    """Plain Python data (JSON-like) for ``node``; keys become strings."""
+    if node is None:
+        return None
+    if isinstance(node, YScalar):
+        return node.value
+    if isinstance(node, YSeq):
+        return [to_python(i) for i in node.items]
+    assert isinstance(node, YMap)
+    out: dict[str, Any] = {}
+    for p in node.pairs:
+        kt = p.key_text
+        out["null" if kt is None else kt] = to_python(p.value)
+    return out
+
+
+def walk(node: YNode | None) -> Iterator[YNode]:
+    """Every node under ``node`` (keys included), depth first."""
+    if node is None:
+        return
+    stack: list[YNode] = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if isinstance(n, YSeq):
+            stack.extend(reversed(n.items))
+        elif isinstance(n, YMap):
+            for p in reversed(n.pairs):
+                stack.append(p.value)
+                stack.append(p.key)
+
+
+def node_at_path(root: YNode | None, path: list[str | int]) -> tuple[YNode | None, YNode | None]:
+    """``(value, key)`` at a JSON path; ``key`` is the mapping key node of the last step."""
+    node = root
+    key: YNode | None = None
+    for step in path:
+        if isinstance(node, YMap) and isinstance(step, str):
+            pair = node.pair(step)
+            if pair is None:
+                return None, None
+            key, node = pair.key, pair.value
+        elif isinstance(node, YSeq) and isinstance(step, int) and 0 <= step < len(node.items):
+            key, node = None, node.items[step]
+        else:
+            return None, None
+    return node, key

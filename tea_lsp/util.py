@@ -1,0 +1,28 @@
+"""Small shared helpers."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The closest candidate to ``name``, or ``None`` when nothing is close."""
+    pool = [c for c in candidates if c != name]
+    if not pool:
+        return None
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    match = difflib.get_close_matches(name, pool, n=1, cutoff=cutoff)
+    return match[0] if match else None
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` or an empty string."""
+    best = suggest(name, candidates)
+    return f"; did you mean '{best}'?" if best else ""
+
+
+def quote_list(items: Iterable[str]) -> str:
+    return ", ".join(f"'{i}'" for i in items)

@@ -292,7 +292,17 @@ def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
         span = Span(line, start, line, length)
     else:
         span = Span(line, col, line, col + 1)
-    return Diagnostic("TEA001", Severity.ERROR, f"invalid YAML: {message}", span)
+    related: tuple[Related, ...] = ()
+    cmark = getattr(exc, "context_mark", None)
+    if context and cmark is not None and cmark is not mark and problem:
+        cl = min(cmark.line, lines.line_count - 1)
+        cc = min(cmark.column, lines.line_length(cl))
+        what = str(context).removeprefix("while parsing ").removeprefix("while scanning ")
+        what = what.removeprefix("a ").removeprefix("an ")
+        related = (Related(Span(cl, cc, cl, cc + 1), f"the {what} started here"),)
+        message = str(problem)
+        message = message[:1].lower() + message[1:]
+    return Diagnostic("TEA001", Severity.ERROR, f"invalid YAML: {message}", span, related)
 
 
 def parse_yaml(text: str) -> ParsedYaml:

@@ -1,0 +1,73 @@
+"""``tea-lsp`` entry point: parse arguments, dispatch to a subcommand, map exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from tea_lsp import __version__, codes
+from tea_lsp.cli.check import add_check_parser
+
+
+def _explain(args: argparse.Namespace) -> int:
+    if not args.code:
+        for c in codes.REGISTRY.values():
+            print(f"{c.code}  {c.slug:<34} {c.severity.label:<8} {c.summary}")
+        return 0
+    found = codes.lookup(args.code)
+    if found is None:
+        print(f"tea-lsp: error: unknown code '{args.code}'", file=sys.stderr)
+        return 2
+    print(found.explain(), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tea-lsp",
+        description="Checker, runner and language server for TEA workflow files.",
+    )
+    parser.add_argument("--version", action="version", version=f"tea-lsp {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_check_parser(sub)
+    _add_optional_commands(sub)
+    p = sub.add_parser("explain", help="show the documentation of a diagnostic code")
+    p.add_argument("code", nargs="?", help="TEA### code or slug; omit to list all codes")
+    p.set_defaults(func=_explain)
+    return parser
+
+
+def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    try:  # TEMPORARY until run/serve land
+        from tea_lsp.cli.run import add_run_parser
+
+        add_run_parser(sub)
+    except ImportError:
+        pass
+    try:
+        from tea_lsp.cli.serve import add_serve_parser
+
+        add_serve_parser(sub)
+    except ImportError:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in tea-lsp: say so, exit 3, no traceback
+        print(f"tea-lsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3

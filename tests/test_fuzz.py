@@ -12,13 +12,47 @@ from tea_lsp.analysis import analyze
 from tea_lsp.diagnostics import Diagnostic
 
 _KEYS = st.sampled_from(
-    ["name", "nodes", "edges", "run", "goto", "from", "to", "fan_in", "parallel", "type",
-     "uses", "with", "settings", "state_schema", "steps", "condition", "if", "language", "x"]
+    [
+        "name",
+        "nodes",
+        "edges",
+        "run",
+        "goto",
+        "from",
+        "to",
+        "fan_in",
+        "parallel",
+        "type",
+        "uses",
+        "with",
+        "settings",
+        "state_schema",
+        "steps",
+        "condition",
+        "if",
+        "language",
+        "x",
+    ]
 )
 _SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-    st.text(max_size=30), st.sampled_from(["a", "b", "__end__", "__start__", "return {}",
-                                            "{{ state.x }}", "parallel", "lua", "while_loop"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "a",
+            "b",
+            "__end__",
+            "__start__",
+            "return {}",
+            "{{ state.x }}",
+            "parallel",
+            "lua",
+            "while_loop",
+        ]
+    ),
 )
 _DATA = st.recursive(
     _SCALARS,

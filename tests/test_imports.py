@@ -20,10 +20,23 @@ EXCLUSIVE = {
 }
 # package -> tea_lsp packages it must not import
 FORBIDDEN = {
-    "tea_lsp.syntax": ("tea_lsp.model", "tea_lsp.checks", "tea_lsp.engine", "tea_lsp.cli",
-                       "tea_lsp.lsp", "tea_lsp.analysis", "tea_lsp.langs"),
-    "tea_lsp.model": ("tea_lsp.checks", "tea_lsp.engine", "tea_lsp.cli", "tea_lsp.lsp",
-                      "tea_lsp.analysis", "tea_lsp.langs"),
+    "tea_lsp.syntax": (
+        "tea_lsp.model",
+        "tea_lsp.checks",
+        "tea_lsp.engine",
+        "tea_lsp.cli",
+        "tea_lsp.lsp",
+        "tea_lsp.analysis",
+        "tea_lsp.langs",
+    ),
+    "tea_lsp.model": (
+        "tea_lsp.checks",
+        "tea_lsp.engine",
+        "tea_lsp.cli",
+        "tea_lsp.lsp",
+        "tea_lsp.analysis",
+        "tea_lsp.langs",
+    ),
     "tea_lsp.langs": ("tea_lsp.checks", "tea_lsp.engine", "tea_lsp.cli", "tea_lsp.lsp"),
     "tea_lsp.checks": ("tea_lsp.cli", "tea_lsp.lsp"),
     "tea_lsp.engine": ("tea_lsp.cli", "tea_lsp.lsp"),

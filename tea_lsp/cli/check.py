@@ -81,6 +81,15 @@ def collect(paths: Sequence[str]) -> Iterator[tuple[str, bool]]:
 
 
 def _decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
+    nul = data.find(b"\x00", 0, 8192)
+    if nul >= 0:
+        line, col = LineIndex(data[:nul].decode("utf-8", errors="replace")).end()
+        return None, Diagnostic(
+            "TEA003",
+            Severity.ERROR,
+            "binary file (NUL byte); a workflow must be UTF-8 YAML text",
+            Span(line, col, line, col + 1),
+        )
     try:
         return data.decode("utf-8-sig"), None
     except UnicodeDecodeError as exc:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.workflows import realistic_workflow  # noqa: E402
+from bench.workflows import realistic_workflow
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -60,7 +60,9 @@ def main() -> int:
     print(f"tea-lsp check (all checks, -j 1) {t_one * 1000:8.0f} ms")
     print(f"ratio tea-lsp / check-jsonschema: {t_tea / t_cjs:.2f}  (aim < 1.0)")
     print(f"ratio tea-lsp -j1 / check-jsonschema: {t_one / t_cjs:.2f}")
-    print(f"per file: tea-lsp {t_tea / n * 1000:.2f} ms, check-jsonschema {t_cjs / n * 1000:.2f} ms")
+    print(
+        f"per file: tea-lsp {t_tea / n * 1000:.2f} ms, check-jsonschema {t_cjs / n * 1000:.2f} ms"
+    )
     return 0
 
 

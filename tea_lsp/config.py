@@ -87,5 +87,6 @@ def config_from_table(table: dict[str, Any], base: Config | None = None) -> Conf
             value = table[key]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"[tool.tea-lsp] '{key}' must be a list of codes")
-            cfg = replace(cfg, **{key: normalize_codes(value)})
+            chosen = normalize_codes(value)
+            cfg = replace(cfg, select=chosen) if key == "select" else replace(cfg, ignore=chosen)
     return cfg

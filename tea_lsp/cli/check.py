@@ -104,7 +104,9 @@ def _decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
         )
 
 
-def check_one(path: str, explicit: bool, config: Config, text: str | None = None) -> FileResult | None:
+def check_one(
+    path: str, explicit: bool, config: Config, text: str | None = None
+) -> FileResult | None:
     """Analyse one file; ``None`` for a non-workflow YAML file found in a directory."""
     if text is None:
         try:
@@ -126,7 +128,10 @@ def check_one(path: str, explicit: bool, config: Config, text: str | None = None
         analysis = analyze(text, path, config)
     except Exception as exc:  # pragma: no cover - analyze() never raises on user input
         diag = Diagnostic(
-            "TEA900", Severity.ERROR, f"internal error: {type(exc).__name__}: {exc}", Span(0, 0, 0, 0)
+            "TEA900",
+            Severity.ERROR,
+            f"internal error: {type(exc).__name__}: {exc}",
+            Span(0, 0, 0, 0),
         )
         return FileResult(path, [diag], None)
     return FileResult(path, analysis.diagnostics, analysis.lines)

@@ -1,0 +1,1 @@
+"""Package data shipped in the wheel (the workflow JSON schema)."""

@@ -54,7 +54,7 @@ def realistic_workflow(i: int, nodes: int = 12) -> str:
         "    goto: __end__",
         "edges:",
     ]
-    last = f"step_{nodes - 1}"
+    last = "fmt"
     if spelling == "A":
         lines += [
             f"  - {{from: {last}, to: branch_a, type: parallel, fan_in: join}}",

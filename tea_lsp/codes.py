@@ -111,7 +111,8 @@ _ALL: tuple[Code, ...] = (
         "schema",
         E,
         "A value is outside the allowed set or range.",
-        "Reports enum, pattern and range violations, listing what was expected.",
+        "Reports enum, pattern and range violations and empty lists that need items, listing "
+        "what was expected.",
         "The runtime would reject or misread the value.",
         "edges:\n  - {from: a, to: b, type: paralel}\n",
     ),
@@ -131,9 +132,9 @@ _ALL: tuple[Code, ...] = (
         "schema",
         E,
         "The value breaks another schema rule.",
-        "Reports schema rules not covered by a more specific code.",
+        "Reports schema rules not covered by a more specific code (empty or blank names).",
         "The runtime would reject or misread the value.",
-        "nodes: []\n",
+        'nodes:\n  - name: ""\n',
     ),
     Code(
         "TEA106",
@@ -152,8 +153,9 @@ _ALL: tuple[Code, ...] = (
         "graph",
         E,
         "A reference names a node that does not exist.",
-        "Reports node names in `goto`, `from`, `to`, `fan_in` and `parallel` that are not "
-        "defined, with the closest defined name.",
+        "Reports node names in `goto`, `from`, `to`, `fan_in`, `parallel` and `targets` that "
+        "are not defined, with the closest defined name, and `__start__`/`__end__` where they "
+        "cannot stand (`__start__` only in `from`, `__end__` only as a target).",
         "The runtime fails when control reaches the reference.",
         "nodes:\n  - name: start\n    goto: finsh\n  - name: finish\n",
     ),
@@ -256,8 +258,8 @@ _ALL: tuple[Code, ...] = (
         "graph",
         E,
         "A `while_loop` node is incomplete.",
-        "Reports while loops without `condition`, without `body`, or with `max_iterations` "
-        "outside 1..1000.",
+        "Reports while loops without `condition`, `body` or `max_iterations`, or with "
+        "`max_iterations` outside 1..1000.",
         "An unbounded or empty loop is rejected by the runtimes.",
         "nodes:\n  - name: loop\n    type: while_loop\n    max_iterations: 5000\n",
     ),
@@ -269,7 +271,9 @@ _ALL: tuple[Code, ...] = (
         "A node inside a parallel branch uses a feature that cannot run in a branch.",
         "Reports `interrupt` and node-level `retry` on nodes that run inside a parallel branch.",
         "Branches run in isolated worker processes that cannot pause or replay a node.",
-        "nodes:\n  - name: a\n    interrupt: before\n",
+        "nodes:\n  - name: s\n  - name: a\n    interrupt: before\n    goto: j\n  - name: b\n"
+        "  - name: j\n    fan_in: true\n"
+        "edges:\n  - {from: s, to: [a, b], parallel: true, fan_in: j}\n",
     ),
     Code(
         "TEA213",

@@ -8,7 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from tea_lsp.model.routing import resolve_fan_ins
-from tea_lsp.model.workflow import Edge, FanOut, GotoRule, Node, Ref, Snippet, Workflow
+from tea_lsp.model.workflow import (
+    END,
+    START,
+    Edge,
+    FanOut,
+    GotoRule,
+    Node,
+    Ref,
+    Snippet,
+    Workflow,
+)
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
 
 _LANGS = ("lua", "python", "prolog")
@@ -133,9 +143,13 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
 
     node.has_interrupt = "interrupt" in ymap
     node.has_retry = "retry" in ymap
+    for handler_key in ("fallback", "on_error"):
+        handler = ymap.get(handler_key)
+        values = [p.value for p in handler.pairs] if isinstance(handler, YMap) else [handler]
+        node.handlers.extend(r for r in (_ref(v, "handler") for v in values) if r is not None)
 
-    for key, target_list in (("steps", node.steps), ("body", node.body)):
-        seq = ymap.get(key)
+    for sub_key, target_list in (("steps", node.steps), ("body", node.body)):
+        seq = ymap.get(sub_key)
         if isinstance(seq, YSeq):
             for i, item in enumerate(seq.items):
                 if isinstance(item, YMap):
@@ -170,6 +184,16 @@ def _build_edge(ymap: YMap, index: int) -> Edge:
             edge.targets = [r]
     etype = _str(ymap.get("type"))
     edge.type = etype.value if etype else "normal"
+    # ``type: entry`` means ``from: __start__``; ``type: finish`` means ``to: __end__``.
+    if etype is not None and edge.type == "entry" and edge.source is None:
+        edge.source = Ref(START, etype.span, "from")
+    if etype is not None and edge.type == "finish" and not edge.targets and "to" not in ymap:
+        edge.targets = [Ref(END, etype.span, "to")]
+    targets = ymap.get("targets")
+    if isinstance(targets, YMap):
+        edge.cond_targets = [r for r in (_ref(p.value, "targets") for p in targets.pairs) if r]
+    elif isinstance(targets, YSeq):
+        edge.cond_targets = [r for r in (_ref(i, "targets") for i in targets.items) if r]
     edge.fan_in = _ref(ymap.get("fan_in"), "fan_in")
     edge.condition = _condition(ymap.get("condition"), "condition", None)
     when = ymap.get("when")

@@ -41,7 +41,7 @@ def routes(wf: Workflow, name: str) -> list[Route]:
 
 
 def _implicit_next(wf: Workflow, node: Node) -> str:
-    i = wf.nodes.index(node) if node in wf.nodes else -1
+    i = wf.position(node)
     if 0 <= i < len(wf.nodes) - 1 and wf.nodes[i + 1].name:
         return wf.nodes[i + 1].name
     return END
@@ -57,9 +57,15 @@ def successors(wf: Workflow, name: str) -> list[str]:
             out.extend(b.name for b in fo.branches)
             if fo.fan_in is not None:
                 out.append(fo.fan_in.name)
+            out.extend(r.name for r in fo.declared_fan_ins())  # all of them, even conflicting
     if node is not None and node.type == "dynamic_parallel" and node.dp_fan_in is not None:
         out.append(node.dp_fan_in.name)
     out.extend(r.target for r in routes(wf, name))
+    if node is not None and node.goto is None:
+        for e in wf.edges_from(name):
+            out.extend(t.name for t in e.cond_targets)
+    if node is not None:
+        out.extend(h.name for h in node.handlers if h.name in wf.by_name)
     return list(dict.fromkeys(out))
 
 
@@ -102,9 +108,28 @@ def common_successor(wf: Workflow, branches: list[str]) -> str | None:
     common = set.intersection(*sets) - set(branches)
     if not common:
         return None
-    # The first common node is the one from which every other common node is reachable.
-    firsts = [c for c in common if common <= set(reachable(wf, c))]
-    return firsts[0] if len(firsts) == 1 else None
+    # The first common node is the one every branch reaches without passing through another
+    # common node (robust to loops after the join, where common nodes reach each other).
+    firsts = set.intersection(*(_first_hits(wf, b, common) for b in branches))
+    return next(iter(firsts)) if len(firsts) == 1 else None
+
+
+def _first_hits(wf: Workflow, start: str, targets: set[str]) -> set[str]:
+    """Nodes of ``targets`` reachable from ``start`` by a path through no other target."""
+    hits: set[str] = set()
+    seen: set[str] = {start}
+    queue = deque([start])
+    while queue:
+        cur = queue.popleft()
+        for nxt in successors(wf, cur):
+            if nxt in seen or nxt in (END, START):
+                continue
+            seen.add(nxt)
+            if nxt in targets:
+                hits.add(nxt)
+            else:
+                queue.append(nxt)
+    return hits
 
 
 def vm_flows(wf: Workflow) -> dict[str, str]:

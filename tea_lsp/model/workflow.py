@@ -21,7 +21,7 @@ class Ref:
 
     name: str
     span: Span
-    role: str  # "goto", "from", "to", "fan_in", "parallel", "items.fan_in"
+    role: str  # "goto", "from", "to", "fan_in", "parallel", "targets", "handler"
 
 
 @dataclass(slots=True)
@@ -72,6 +72,9 @@ class Node:
     index_var: str = "index"
     has_interrupt: bool = False
     has_retry: bool = False
+    # Strings of ``fallback`` / ``on_error`` that may name a node where upstream continues
+    # when this node fails. Used for reachability only (never reported as unknown names).
+    handlers: list[Ref] = field(default_factory=list)
     templates: list[Snippet] = field(default_factory=list)
 
     @property
@@ -99,6 +102,8 @@ class Edge:
     when_value: Any = None
     parallel_flag: bool = False
     parallel_list: list[Ref] | None = None
+    # ``targets:`` (a map from condition results to nodes, or a list): conditional routes.
+    cond_targets: list[Ref] = field(default_factory=list)
 
     @property
     def is_parallel(self) -> bool:
@@ -118,6 +123,11 @@ class FanOut:
     edges: list[Edge]
     fan_in_explicit: bool = True
 
+    def declared_fan_ins(self) -> list[Ref]:
+        """Every ``fan_in`` written on this fan-out's edges, in order (spelling A has one per
+        edge, so they may disagree; ``fan_in`` above keeps the first)."""
+        return [e.fan_in for e in self.edges if e.fan_in is not None]
+
 
 @dataclass(slots=True)
 class Workflow:
@@ -131,6 +141,14 @@ class Workflow:
     initial_state: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # edges_from() index, rebuilt when ``edges`` is replaced or grows.
+    _edge_index: tuple[tuple[int, int], dict[str, list[Edge]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    # position() index, rebuilt when ``nodes`` is replaced or grows.
+    _positions: tuple[tuple[int, int], dict[int, int]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def all_nodes(self) -> list[Node]:
         out: list[Node] = []
@@ -153,8 +171,22 @@ class Workflow:
         out.sort(key=lambda s: (s.scalar.span.start_line, s.scalar.span.start_col))
         return out
 
+    def position(self, node: Node) -> int:
+        """Index of a top-level ``node`` in ``nodes`` (by identity), or -1."""
+        key = (id(self.nodes), len(self.nodes))
+        if self._positions is None or self._positions[0] != key:
+            self._positions = (key, {id(n): i for i, n in enumerate(self.nodes)})
+        return self._positions[1].get(id(node), -1)
+
     def edges_from(self, name: str) -> list[Edge]:
-        return [e for e in self.edges if e.source is not None and e.source.name == name]
+        key = (id(self.edges), len(self.edges))
+        if self._edge_index is None or self._edge_index[0] != key:
+            index: dict[str, list[Edge]] = {}
+            for e in self.edges:
+                if e.source is not None:
+                    index.setdefault(e.source.name, []).append(e)
+            self._edge_index = (key, index)
+        return list(self._edge_index[1].get(name, ()))
 
     def fan_out_from(self, name: str) -> FanOut | None:
         for f in self.fan_outs:
@@ -180,6 +212,7 @@ class Workflow:
             if e.source:
                 out.append(e.source)
             out.extend(e.targets)
+            out.extend(e.cond_targets)
             if e.fan_in:
                 out.append(e.fan_in)
             if e.parallel_list:

@@ -1,0 +1,64 @@
+"""TEA204 nodes never reached from the entry, TEA209 ``goto`` plus outgoing edges."""
+
+from __future__ import annotations
+
+from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.graph_refs import unresolved
+from tea_lsp.checks.spans import first_line_span
+from tea_lsp.diagnostics import Related
+from tea_lsp.model.routing import reachable
+from tea_lsp.model.workflow import RESERVED
+
+
+def _unreachable(ctx: CheckContext) -> None:
+    wf = ctx.workflow
+    assert wf is not None
+    entry = wf.entry()
+    if entry is None or entry not in wf.by_name or entry in RESERVED:
+        return  # no nodes, or a broken entry (TEA201 says so): everything would be "unreachable"
+    if unresolved(wf):
+        return  # a misspelt reference hides routes: TEA201 first, reachability after the fix
+    if any(not n.name for n in wf.nodes) or any(e.source is None for e in wf.edges):
+        return  # a nameless node or an edge without 'from' (TEA104) breaks the routes
+    seen = set(reachable(wf, entry))
+    for node in wf.nodes:
+        if not node.name or node.name in RESERVED or wf.by_name.get(node.name) is not node:
+            continue
+        if node.name in seen:
+            continue
+        ctx.report(
+            "TEA204",
+            first_line_span(node.name_span, ctx.lines),
+            f"node '{node.name}' is never reached from the entry node '{entry}'; "
+            "no 'goto', edge or list order leads to it",
+        )
+
+
+def _goto_and_edges(ctx: CheckContext) -> None:
+    wf = ctx.workflow
+    assert wf is not None
+    for name, node in wf.by_name.items():
+        if node.goto is None or name in RESERVED:
+            continue
+        goto_key = node.ymap.key_node("goto")
+        related: tuple[Related, ...] = ()
+        if goto_key is not None:
+            related = (
+                Related(first_line_span(goto_key.span, ctx.lines), f"'goto' of '{name}' is here"),
+            )
+        for edge in wf.edges_from(name):
+            assert edge.source is not None
+            ctx.report(
+                "TEA209",
+                first_line_span(edge.source.span, ctx.lines),
+                f"this edge from '{name}' is ignored: node '{name}' has a 'goto', "
+                "which takes precedence over edges",
+                related=related,
+            )
+
+
+def check(ctx: CheckContext) -> None:
+    if ctx.workflow is None:
+        return
+    _unreachable(ctx)
+    _goto_and_edges(ctx)

@@ -1,0 +1,60 @@
+"""TEA201: node names in ``goto``, ``from``, ``to``, ``fan_in``, ``parallel`` and ``targets``
+that name no node."""
+
+from __future__ import annotations
+
+from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.spans import first_line_span
+from tea_lsp.model.workflow import END, START, Ref, Workflow
+from tea_lsp.util import suggest
+
+# Roles where the virtual entry / exit may be named.
+_START_ROLES = frozenset({"from"})
+_END_ROLES = frozenset({"to", "goto", "targets"})
+_LIST_LIMIT = 8
+
+
+def _message(ref: Ref, names: list[str]) -> str | None:
+    if ref.name == START:
+        if ref.role in _START_ROLES:
+            return None
+        return f"'__start__' is the virtual entry and cannot be used in '{ref.role}'"
+    if ref.name == END:
+        if ref.role in _END_ROLES:
+            return None
+        return f"'__end__' is the virtual exit and cannot be used in '{ref.role}'"
+    candidates = list(names)
+    if ref.role in _START_ROLES:
+        candidates.append(START)
+    if ref.role in _END_ROLES:
+        candidates.append(END)
+    message = f"unknown node '{ref.name}' in '{ref.role}'"
+    best = suggest(ref.name, candidates)
+    if best is not None:
+        return f"{message}; did you mean '{best}'?"
+    if 0 < len(candidates) <= _LIST_LIMIT:
+        shown = [f"'{c}'" for c in candidates]
+        listed = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+        return f"{message}; expected {listed}"
+    return message
+
+
+def unresolved(wf: Workflow) -> list[tuple[Ref, str]]:
+    """References that name no node (or misuse a virtual node), with their messages."""
+    names = [n for n in wf.by_name if n not in (START, END)]
+    out: list[tuple[Ref, str]] = []
+    for ref in wf.refs():
+        if ref.name in wf.by_name and ref.name not in (START, END):
+            continue
+        message = _message(ref, names)
+        if message is not None:
+            out.append((ref, message))
+    return out
+
+
+def check(ctx: CheckContext) -> None:
+    wf = ctx.workflow
+    if wf is None:
+        return
+    for ref, message in unresolved(wf):
+        ctx.report("TEA201", first_line_span(ref.span, ctx.lines), message)

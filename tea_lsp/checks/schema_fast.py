@@ -1,0 +1,264 @@
+"""A fast yes/no validator for the subset of JSON Schema 2020-12 the workflow schema uses.
+
+The schema is compiled once into nested closures. ``compile_schema`` returns ``None`` when the
+schema uses anything outside the subset, so callers fall back to the full validator. The
+schema check runs this first and only asks ``jsonschema`` for the detailed errors of an
+invalid document: most documents are valid, and this is many times faster.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+Predicate = Callable[[Any], bool]
+
+# Keywords the full validator enforces; any other keyword (editor hints such as
+# ``patternErrorMessage``) has no effect on validity there, so none here either.
+_ENFORCED = frozenset(Draft202012Validator.VALIDATORS)
+
+# Enforced-looking keywords without effect on validity (annotations), or handled elsewhere.
+_ANNOTATIONS = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "$defs",
+        "title",
+        "description",
+        "markdownDescription",
+        "defaultSnippets",
+        "default",
+        "examples",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "format",  # an annotation unless a format checker is configured (it is not)
+        "then",  # handled with "if"
+        "else",
+    }
+)
+
+
+class Unsupported(Exception):
+    """The schema uses a keyword or reference this compiler does not handle."""
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _is_type(x: Any, name: str) -> bool:
+    if name == "string":
+        return isinstance(x, str)
+    if name == "object":
+        return isinstance(x, dict)
+    if name == "array":
+        return isinstance(x, list)
+    if name == "boolean":
+        return isinstance(x, bool)
+    if name == "null":
+        return x is None
+    if name == "number":
+        return _is_number(x)
+    if name == "integer":
+        if isinstance(x, bool):
+            return False
+        return isinstance(x, int) or (isinstance(x, float) and x.is_integer())
+    raise Unsupported(f"type {name!r}")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """JSON equality: booleans are not numbers, containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a is b
+    if isinstance(a, str) or isinstance(b, str):
+        return isinstance(a, str) and isinstance(b, str) and a == b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return a is None and b is None
+
+
+class _Compiler:
+    def __init__(self, root: Mapping[str, Any]) -> None:
+        self.root = root
+        self.defs: dict[str, Predicate] = {}
+
+    def ref(self, target: str) -> Predicate:
+        prefix = "#/$defs/"
+        if not target.startswith(prefix):
+            raise Unsupported(f"$ref {target!r}")
+        name = target[len(prefix) :]
+        defs = self.root.get("$defs", {})
+        if name not in defs or "/" in name or "~" in name:
+            raise Unsupported(f"$ref {target!r}")
+        if name not in self.defs:
+            cell: list[Predicate] = []
+            self.defs[name] = lambda x: cell[0](x)  # recursion: resolved after compiling
+            cell.append(self.compile(defs[name]))
+        return self.defs[name]
+
+    def compile(self, schema: Any) -> Predicate:
+        if schema is True:
+            return lambda x: True
+        if schema is False:
+            return lambda x: False
+        if not isinstance(schema, Mapping):
+            raise Unsupported("schema is not an object")
+        checks: list[Predicate] = []
+        for key, value in schema.items():
+            if key in _ANNOTATIONS or key not in _ENFORCED:
+                continue
+            checks.append(self.keyword(key, value, schema))
+        if not checks:
+            return lambda x: True
+        if len(checks) == 1:
+            return checks[0]
+        return lambda x: all(c(x) for c in checks)
+
+    def keyword(self, key: str, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        method = getattr(self, "kw_" + key.replace("$", "_"), None)
+        if method is None:
+            raise Unsupported(f"keyword {key!r}")
+        result: Predicate = method(value, schema)
+        return result
+
+    # ---- keywords
+    def kw__ref(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return self.ref(str(value))
+
+    def kw_type(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        names = [value] if isinstance(value, str) else list(value)
+        for n in names:
+            _is_type(None, n)  # raises on unknown names
+        return lambda x: any(_is_type(x, n) for n in names)
+
+    def kw_enum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        allowed = list(value)
+        if all(isinstance(a, str) for a in allowed):
+            strings = frozenset(allowed)
+            return lambda x: isinstance(x, str) and x in strings
+        return lambda x: any(_equal(x, a) for a in allowed)
+
+    def kw_const(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return lambda x: _equal(x, value)
+
+    def kw_pattern(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        rx = re.compile(str(value))
+        return lambda x: not isinstance(x, str) or rx.search(x) is not None
+
+    def kw_minLength(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        n = int(value)
+        return lambda x: not isinstance(x, str) or len(x) >= n
+
+    def kw_maxLength(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        n = int(value)
+        return lambda x: not isinstance(x, str) or len(x) <= n
+
+    def kw_minimum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return lambda x: not _is_number(x) or x >= value
+
+    def kw_maximum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return lambda x: not _is_number(x) or x <= value
+
+    def kw_exclusiveMinimum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return lambda x: not _is_number(x) or x > value
+
+    def kw_exclusiveMaximum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        return lambda x: not _is_number(x) or x < value
+
+    def kw_minItems(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        n = int(value)
+        return lambda x: not isinstance(x, list) or len(x) >= n
+
+    def kw_maxItems(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        n = int(value)
+        return lambda x: not isinstance(x, list) or len(x) <= n
+
+    def kw_items(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        if "prefixItems" in schema:
+            raise Unsupported("prefixItems")
+        item = self.compile(value)
+        return lambda x: not isinstance(x, list) or all(item(i) for i in x)
+
+    def kw_required(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        keys = list(value)
+        return lambda x: not isinstance(x, dict) or all(k in x for k in keys)
+
+    def kw_properties(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        props = {k: self.compile(v) for k, v in value.items()}
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for k, v in x.items():
+                p = props.get(k)
+                if p is not None and not p(v):
+                    return False
+            return True
+
+        return check
+
+    def kw_patternProperties(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        pats = [(re.compile(p), self.compile(s)) for p, s in value.items()]
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            return all(sub(v) for k, v in x.items() for rx, sub in pats if rx.search(k))
+
+        return check
+
+    def kw_additionalProperties(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        known = frozenset(schema.get("properties", {}))
+        pats = [re.compile(p) for p in schema.get("patternProperties", {})]
+        extra = self.compile(value)
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for k, v in x.items():
+                if k in known or any(rx.search(k) for rx in pats):
+                    continue
+                if not extra(v):
+                    return False
+            return True
+
+        return check
+
+    def kw_anyOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        subs = [self.compile(s) for s in value]
+        return lambda x: any(s(x) for s in subs)
+
+    def kw_allOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        subs = [self.compile(s) for s in value]
+        return lambda x: all(s(x) for s in subs)
+
+    def kw_oneOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        subs = [self.compile(s) for s in value]
+        return lambda x: sum(1 for s in subs if s(x)) == 1
+
+    def kw_not(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        sub = self.compile(value)
+        return lambda x: not sub(x)
+
+    def kw_if(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
+        cond = self.compile(value)
+        then = self.compile(schema.get("then", True))
+        other = self.compile(schema.get("else", True))
+        return lambda x: then(x) if cond(x) else other(x)
+
+
+def compile_schema(schema: Mapping[str, Any]) -> Predicate | None:
+    """A predicate equivalent to validating against ``schema``, or ``None`` if unsupported."""
+    try:
+        return _Compiler(schema).compile(schema)
+    except (Unsupported, re.error, TypeError, ValueError):
+        return None

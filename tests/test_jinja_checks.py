@@ -1,0 +1,247 @@
+"""Template checks (TEA401–TEA404) through ``analyze()``: roles, positions, limits."""
+
+from __future__ import annotations
+
+from textwrap import dedent
+
+from tea_lsp.analysis import analyze
+from tea_lsp.checks.jinja_templates import lua_returned_keys
+from tea_lsp.config import Config
+
+PATH = "t.yaml"
+
+
+def lines(text: str, config: Config | None = None) -> list[str]:
+    analysis = analyze(dedent(text), PATH, config)
+    return [
+        f"{PATH}:{d.span.start_line + 1}:{d.span.start_col + 1}: "
+        f"{d.severity.label}[{d.code}] {d.message}"
+        for d in analysis.diagnostics
+        if d.code.startswith("TEA4")
+    ]
+
+
+def test_result_is_known_in_outputs_and_conditions_only() -> None:
+    text = """\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with: {value: "{{ result }}"}
+            output:
+              x: "{{ result }}"
+            goto:
+              - if: result
+                to: loop
+              - to: loop
+          - name: loop
+            type: while_loop
+            max_iterations: 2
+            condition: result
+            body:
+              - name: wait
+                uses: time.sleep
+                with: {seconds: 0}
+          - name: b
+            uses: json.stringify
+            with: {value: 1}
+        edges:
+          - {from: b, to: __end__, condition: "{{ result }}"}
+        """
+    assert lines(text) == [
+        f"{PATH}:5:23: error[TEA403] undefined name 'result' in template; "
+        "'result' is only defined in 'output' and in conditions",
+        f"{PATH}:15:16: error[TEA403] undefined name 'result' in template; "
+        "'result' is only defined in 'output' and in conditions",
+    ]
+
+
+def test_dynamic_parallel_names() -> None:
+    text = """\
+        name: t
+        nodes:
+          - name: each
+            type: dynamic_parallel
+            items: "{{ item }}"
+            item_var: it
+            index_var: ix
+            steps:
+              - name: one
+                uses: json.stringify
+                with: {value: "{{ it }} {{ ix }} {{ index }}"}
+            fan_in: join
+          - name: join
+            uses: json.stringify
+            with: {value: "{{ parallel_results }} {{ it }}"}
+        """
+    assert lines(text) == [
+        f"{PATH}:5:16: error[TEA403] undefined name 'item' in template",
+        f"{PATH}:11:45: error[TEA403] undefined name 'index' in template",
+        f"{PATH}:15:46: error[TEA403] undefined name 'it' in template",
+    ]
+
+
+def test_edge_conditions_from_a_fan_in_see_parallel_results() -> None:
+    text = """\
+        name: t
+        nodes:
+          - name: s
+            uses: time.sleep
+            with: {seconds: 0}
+          - name: a
+            uses: time.sleep
+            with: {seconds: 0}
+          - name: b
+            uses: time.sleep
+            with: {seconds: 0}
+          - name: j
+            fan_in: true
+            uses: time.sleep
+            with: {seconds: 0}
+          - name: k
+            uses: time.sleep
+            with: {seconds: 0}
+        edges:
+          - {from: s, parallel: [a, b]}
+          - {from: a, to: j}
+          - {from: b, to: j}
+          - {from: j, to: k, when: "parallel_results | length == 2"}
+          - {from: s, to: k, condition: "parallel_results"}
+          - {from: k, to: __end__}
+        """
+    assert lines(text) == [
+        f"{PATH}:24:34: error[TEA403] undefined name 'parallel_results' in template; "
+        "'parallel_results' is only defined in a fan-in node",
+    ]
+
+
+def test_no_state_schema_no_state_key_warnings() -> None:
+    text = """\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with: {value: "{{ state.anything }}"}
+        """
+    assert lines(text) == []
+
+
+def test_state_keys_from_every_provider() -> None:
+    text = """\
+        name: t
+        state_schema: {declared: int}
+        initial_state: {initial: 1}
+        input_schema:
+          properties: {from_input: {type: string}}
+        nodes:
+          - name: lua_table
+            run: |
+              return { from_lua = 1, ["quoted"] = 2 }
+          - name: lua_var
+            run: |
+              local out = { built = 1 }
+              out.later = 2
+              return out
+          - name: py
+            language: python
+            run: |
+              return {"from_py": 1}
+          - name: expr
+            run: {type: expression, value: "1", output_key: from_expr}
+          - name: act
+            uses: json.stringify
+            with:
+              value: >-
+                {{ state.declared }} {{ state.initial }} {{ state.from_input }}
+                {{ state.from_lua }} {{ state.quoted }} {{ state.built }} {{ state.later }}
+                {{ state.from_py }} {{ state.from_expr }} {{ state.from_output }}
+                {{ state.mapped }} {{ state.result }}
+            output: from_output
+          - name: act2
+            uses: json.stringify
+            with: {value: 1}
+            output:
+              mapped: "{{ state.nowhere }}"
+        """
+    assert lines(text) == [
+        f"{PATH}:34:25: warning[TEA404] state key 'nowhere' is not declared in state_schema "
+        "and no node provides it",
+    ]
+
+
+def test_too_large_template_is_a_warning_not_a_hang() -> None:
+    big = "{{ state.x }}" * 200
+    text = f"""\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with:
+              value: "{big}"
+        """
+    assert lines(text, Config(max_snippet_bytes=1000)) == [
+        f"{PATH}:6:14: warning[TEA401] template is too large to check: 2600 bytes, "
+        "the limit is 1000",
+    ]
+    assert lines(text) == []
+
+
+def test_too_many_tokens_is_a_warning() -> None:
+    chain = "a." * 30000
+    text = f"""\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with:
+              value: "{{{{ {chain}b }}}}"
+        """
+    assert lines(text) == [
+        f"{PATH}:6:15: warning[TEA401] template is too large to check: more than 50000 tokens",
+    ]
+
+
+def test_nul_and_deep_nesting_in_yaml_give_diagnostics() -> None:
+    deep = "(" * 3000 + "1" + ")" * 3000
+    text = f"""\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with:
+              value: "{{{{ {deep} }}}}"
+              other: "\\0{{{{ state.x \\0 }}}}"
+        """
+    assert lines(text) == [
+        f"{PATH}:6:15: error[TEA401] template is nested too deeply to check",
+        f"{PATH}:7:14: error[TEA401] template syntax error: unexpected char '\\x00'",
+    ]
+
+
+def test_select_and_ignore_apply() -> None:
+    text = """\
+        name: t
+        nodes:
+          - name: a
+            uses: json.stringify
+            with: {value: "{{ stat | uper }}"}
+        """
+    assert len(lines(text)) == 2
+    assert lines(text, Config(ignore=frozenset({"TEA403"}))) == [
+        f"{PATH}:5:30: error[TEA402] unknown filter 'uper' in template; did you mean 'upper'?"
+    ]
+
+
+def test_lua_returned_keys() -> None:
+    assert lua_returned_keys('return { a = 1, b = { c = 2 }, ["d"] = "x = y", e = f(g = 1) }') == {
+        "a",
+        "b",
+        "d",
+        "e",
+    }
+    code = 'local out = { x = 1 }\nout.y = 2\nout["z"] = 3\nreturn out'
+    assert lua_returned_keys(code) == {"x", "y", "z", "result"}
+    code = "if a then return nil end\nreturn {\n  -- c = 1\n  n = 1,\n  s = [[ q = 1 ]],\n}"
+    assert lua_returned_keys(code) == {"n", "s"}
+    assert lua_returned_keys("return 5") == {"result"}
+    assert lua_returned_keys("local t = {}") == set()

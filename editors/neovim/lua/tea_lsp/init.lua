@@ -1,0 +1,317 @@
+-- tea-lsp helpers for Neovim: run the workflow of a buffer and show the result.
+-- Works with 0.11 (vim.lsp.config/enable) and 0.10 (vim.lsp.start): the client is found by the
+-- command it advertises, whatever its name.
+local M = {}
+
+local RUN = 'tea.runWorkflow'
+local has_011 = vim.fn.has('nvim-0.11') == 1
+
+---@type table<integer, {client: vim.lsp.Client, id: integer, source: integer}> runs in flight
+local running = {}
+local token_seq = 0
+
+local function notify(msg, level)
+  vim.notify('tea-lsp: ' .. msg, level or vim.log.levels.INFO)
+end
+
+local function request(client, method, params, handler, bufnr)
+  if has_011 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+local function cancel_request(client, id)
+  if has_011 then
+    return client:cancel_request(id)
+  end
+  return client.cancel_request(id)
+end
+
+--- The client attached to `bufnr` that can run workflows.
+---@param bufnr integer
+---@return vim.lsp.Client?
+function M.client(bufnr)
+  for _, client in ipairs(vim.lsp.get_clients({ bufnr = bufnr })) do
+    local caps = client.server_capabilities or {}
+    local provider = caps.executeCommandProvider
+    local commands = type(provider) == 'table' and provider.commands or {}
+    if vim.tbl_contains(commands, RUN) then
+      return client
+    end
+  end
+  return nil
+end
+
+-- ---- JSON rendering (indented, keys sorted; the run result's own keys first)
+
+local function is_object(t)
+  if getmetatable(t) == vim._empty_dict_mt then
+    return true
+  end
+  return next(t) ~= nil and not vim.islist(t)
+end
+
+local function number_text(n)
+  if n ~= n or n == math.huge or n == -math.huge then
+    return 'null'
+  end
+  if n == math.floor(n) and math.abs(n) < 2 ^ 53 then
+    return string.format('%d', n)
+  end
+  local s = string.format('%.15g', n)
+  if tonumber(s) ~= n then
+    s = string.format('%.17g', n)
+  end
+  return s
+end
+
+local RESULT_KEYS = { 'ok', 'state', 'error', 'branches', 'timing_ms' }
+
+local function encode(value, indent, lines, prefix, key_order)
+  local pad = string.rep('  ', indent)
+  local kind = type(value)
+  if value == nil or value == vim.NIL then
+    lines[#lines + 1] = pad .. prefix .. 'null'
+  elseif kind == 'boolean' then
+    lines[#lines + 1] = pad .. prefix .. tostring(value)
+  elseif kind == 'number' then
+    lines[#lines + 1] = pad .. prefix .. number_text(value)
+  elseif kind == 'string' then
+    lines[#lines + 1] = pad .. prefix .. vim.json.encode(value)
+  elseif kind == 'table' and is_object(value) then
+    local keys, seen = {}, {}
+    for _, k in ipairs(key_order or {}) do
+      keys[#keys + 1], seen[k] = k, true
+    end
+    local rest = {}
+    for k in pairs(value) do
+      if not seen[k] then
+        rest[#rest + 1] = tostring(k)
+      end
+    end
+    table.sort(rest)
+    vim.list_extend(keys, rest)
+    if #keys == 0 then
+      lines[#lines + 1] = pad .. prefix .. '{}'
+      return
+    end
+    lines[#lines + 1] = pad .. prefix .. '{'
+    for i, k in ipairs(keys) do
+      local v = value[k]
+      if v == nil and tonumber(k) then
+        v = value[tonumber(k)]
+      end
+      encode(v, indent + 1, lines, vim.json.encode(k) .. ': ')
+      if i < #keys then
+        lines[#lines] = lines[#lines] .. ','
+      end
+    end
+    lines[#lines + 1] = pad .. '}'
+  elseif kind == 'table' then
+    if #value == 0 then
+      lines[#lines + 1] = pad .. prefix .. '[]'
+      return
+    end
+    lines[#lines + 1] = pad .. prefix .. '['
+    for i, v in ipairs(value) do
+      encode(v, indent + 1, lines, '')
+      if i < #value then
+        lines[#lines] = lines[#lines] .. ','
+      end
+    end
+    lines[#lines + 1] = pad .. ']'
+  else
+    lines[#lines + 1] = pad .. prefix .. vim.json.encode(tostring(value))
+  end
+end
+
+--- A run result as indented JSON lines. `null` members of the result (dropped by the decoder)
+--- are written back as `null`.
+---@param result table
+---@return string[]
+function M.format_result(result)
+  local lines = {}
+  encode(result, 0, lines, '', type(result) == 'table' and is_object(result) and RESULT_KEYS or nil)
+  return lines
+end
+
+-- ---- the result window
+
+local function result_buffer(source)
+  local name = 'tea-run://' .. vim.api.nvim_buf_get_name(source)
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 or not vim.api.nvim_buf_is_valid(buf) then
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.bo[buf].buftype = 'nofile'
+    vim.bo[buf].bufhidden = 'hide'
+    vim.bo[buf].swapfile = false
+    vim.bo[buf].filetype = 'json'
+  end
+  return buf
+end
+
+--- Shows `result` in a scratch split under the source window (reused across runs).
+---@param source integer
+---@param result table
+---@return integer bufnr of the result buffer
+function M.show_result(source, result)
+  local buf = result_buffer(source)
+  vim.bo[buf].modifiable = true
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, M.format_result(result))
+  vim.bo[buf].modifiable = false
+  if vim.fn.bufwinid(buf) == -1 then
+    local height = math.min(vim.api.nvim_buf_line_count(buf) + 1, math.floor(vim.o.lines / 3))
+    vim.api.nvim_open_win(buf, false, { split = 'below', win = -1, height = math.max(height, 3) })
+  end
+  return buf
+end
+
+-- ---- running
+
+--- Runs the workflow of `bufnr` (its current text, saved or not).
+---@param bufnr integer
+---@param input table? input state (a JSON object)
+function M.run(bufnr, input)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = M.client(bufnr)
+  if not client then
+    notify('no tea-lsp server is attached to this buffer', vim.log.levels.ERROR)
+    return
+  end
+  local uri = vim.uri_from_bufnr(bufnr)
+  token_seq = token_seq + 1
+  local token = ('tea-run-%d-%d'):format(vim.fn.getpid(), token_seq)
+  local params = {
+    command = RUN,
+    arguments = input ~= nil and { uri, input } or { uri },
+    workDoneToken = token,
+  }
+  local name = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(bufnr), ':t')
+  local progress = vim.api.nvim_create_autocmd('LspProgress', {
+    callback = function(ev)
+      local p = ev.data and ev.data.params
+      if p and p.token == token and p.value and p.value.message then
+        vim.api.nvim_echo({ { 'tea-lsp: ' .. p.value.message } }, false, {})
+      end
+    end,
+  })
+  local ok, id
+  ok, id = request(client, 'workspace/executeCommand', params, function(err, result)
+    running[id] = nil
+    pcall(vim.api.nvim_del_autocmd, progress)
+    if err then
+      notify(('run of %s: %s'):format(name, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      return
+    end
+    if type(result) ~= 'table' then
+      notify(('run of %s: no result'):format(name), vim.log.levels.ERROR)
+      return
+    end
+    local out = M.show_result(bufnr, result)
+    if result.ok then
+      local ms = type(result.timing_ms) == 'number' and (' in %d ms'):format(result.timing_ms) or ''
+      notify(('%s: ok%s'):format(name, ms))
+    else
+      notify(('%s: failed: %s'):format(name, tostring(result.error)), vim.log.levels.WARN)
+    end
+    vim.api.nvim_exec_autocmds('User', {
+      pattern = 'TeaRunDone',
+      modeline = false,
+      data = { source = bufnr, result_buf = out, result = result },
+    })
+  end, bufnr)
+  if not ok or not id then
+    pcall(vim.api.nvim_del_autocmd, progress)
+    notify('the server is not running', vim.log.levels.ERROR)
+    return
+  end
+  running[id] = { client = client, id = id, source = bufnr }
+  notify(('running %s…'):format(name))
+end
+
+--- Parses the optional argument of :TeaRun. Returns the input table or nil and an error.
+---@param text string
+---@return table?, string?
+function M.parse_input(text)
+  if text == nil or vim.trim(text) == '' then
+    return nil, nil
+  end
+  local ok, value = pcall(vim.json.decode, text)
+  if not ok then
+    return nil, 'the input is not valid JSON: ' .. tostring(value)
+  end
+  local not_object = 'the input must be a JSON object like {"count": 1}'
+  if type(value) ~= 'table' then
+    return nil, not_object
+  end
+  if getmetatable(value) ~= vim._empty_dict_mt and (next(value) == nil or vim.islist(value)) then
+    return nil, not_object -- an array
+  end
+  return value, nil
+end
+
+--- :TeaRun [json]
+---@param args string
+function M.run_command(args)
+  local input, err = M.parse_input(args)
+  if err then
+    notify(err, vim.log.levels.ERROR)
+    return
+  end
+  M.run(0, input)
+end
+
+--- Client-side handler of the `tea.runWorkflow` command (code lens): arguments `[uri, input?]`.
+function M.run_lsp_command(command, ctx)
+  local args = command.arguments or {}
+  local bufnr = ctx and ctx.bufnr or 0
+  if type(args[1]) == 'string' then
+    bufnr = vim.uri_to_bufnr(args[1])
+  end
+  local input = args[2]
+  if input == vim.NIL then
+    input = nil
+  end
+  M.run(bufnr, input)
+end
+
+--- Cancels the runs started from the current buffer.
+function M.cancel()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local n = 0
+  for id, run in pairs(running) do
+    if run.source == bufnr then
+      cancel_request(run.client, id)
+      running[id] = nil
+      n = n + 1
+    end
+  end
+  notify(n > 0 and ('cancelled %d run(s)'):format(n) or 'nothing is running for this buffer')
+end
+
+--- Stops the tea-lsp clients and starts them again for the open buffers.
+function M.restart()
+  if has_011 and vim.lsp.is_enabled('tea_lsp') then
+    vim.lsp.enable('tea_lsp', false) -- stops the clients
+    vim.defer_fn(function()
+      vim.lsp.enable('tea_lsp') -- re-attaches every open YAML buffer
+      notify('restarted')
+    end, 500)
+    return
+  end
+  local client = M.client(0)
+  if not client then
+    notify('no tea-lsp server is attached to this buffer', vim.log.levels.ERROR)
+    return
+  end
+  if has_011 then
+    client:stop()
+  else
+    client.stop()
+  end
+  notify('stopped; reopen the workflow (:edit) to start the server again')
+end
+
+return M

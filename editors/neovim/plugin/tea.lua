@@ -1,0 +1,27 @@
+-- User commands for tea-lsp: :TeaRun [{json input}], :TeaRunCancel, :TeaRestart.
+-- Also answers the server's "Run workflow" code lens (command `tea.runWorkflow`) the same way.
+if vim.g.loaded_tea_lsp then
+  return
+end
+vim.g.loaded_tea_lsp = true
+
+vim.api.nvim_create_user_command('TeaRun', function(opts)
+  require('tea_lsp').run_command(opts.args)
+end, {
+  nargs = '?',
+  desc = 'tea-lsp: run the workflow in this buffer, optionally with a JSON object as input',
+})
+
+vim.api.nvim_create_user_command('TeaRunCancel', function()
+  require('tea_lsp').cancel()
+end, { desc = 'tea-lsp: cancel the running workflow(s) of this buffer' })
+
+vim.api.nvim_create_user_command('TeaRestart', function()
+  require('tea_lsp').restart()
+end, { desc = 'tea-lsp: restart the language server' })
+
+-- The code lens "Run workflow" sends `tea.runWorkflow` with `[uri]`: run it here so the result
+-- is shown, instead of sending it back to the server and dropping the answer.
+vim.lsp.commands['tea.runWorkflow'] = function(command, ctx)
+  require('tea_lsp').run_lsp_command(command, ctx)
+end

@@ -214,3 +214,11 @@ def test_version_and_module_entry(work: Path) -> None:
 def test_repo_examples_check_clean() -> None:
     r = tea("check", "--no-config", "tests/fixtures/ok", cwd=ROOT)
     assert r.returncode == 0, r.stdout
+
+
+def test_workflows_only_skips_other_yaml_named_explicitly(work: Path) -> None:
+    (work / "other.yaml").write_text("key: value\n", encoding="utf-8")
+    r = tea("check", "--no-config", "other.yaml", cwd=work)
+    assert r.returncode == 1
+    r = tea("check", "--no-config", "--workflows-only", "other.yaml", "clean.yaml", cwd=work)
+    assert (r.returncode, r.stdout) == (0, "All checks passed (1 file checked).\n")

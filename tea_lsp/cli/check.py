@@ -51,6 +51,11 @@ def add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     p.add_argument("--config", type=Path, help="pyproject.toml to read [tool.tea-lsp] from")
     p.add_argument("--no-config", action="store_true", help="ignore pyproject.toml")
+    p.add_argument(
+        "--workflows-only",
+        action="store_true",
+        help="skip named files without a top-level 'nodes' key (for pre-commit's YAML file lists)",
+    )
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (0: one per core)")
     p.set_defaults(func=check_command)
@@ -172,7 +177,7 @@ def run_checks(jobs: list[tuple[str, bool]], config: Config, workers: int) -> li
 def check_command(args: argparse.Namespace) -> int:
     try:
         config = build_config(args)
-        jobs = list(collect(args.paths))
+        jobs = [(p, e and not args.workflows_only) for p, e in collect(args.paths)]
     except (UsageError, ConfigError) as exc:
         print(f"tea-lsp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+from tea_lsp.checks import (
+    actions,
+    graph_loops,
+    graph_names,
+    graph_parallel,
+    graph_reach,
+    graph_refs,
+    jinja_templates,
+    lua_semantics,
+    lua_syntax,
+    schema,
+)
 from tea_lsp.checks.base import Check, CheckContext
 
-ALL_CHECKS: list[tuple[str, Check]] = []
+ALL_CHECKS: list[tuple[str, Check]] = [
+    ("schema", schema.check),
+    ("graph_names", graph_names.check),
+    ("graph_refs", graph_refs.check),
+    ("graph_reach", graph_reach.check),
+    ("graph_parallel", graph_parallel.check),
+    ("graph_loops", graph_loops.check),
+    ("lua_syntax", lua_syntax.check),
+    ("lua_semantics", lua_semantics.check),
+    ("jinja_templates", jinja_templates.check),
+    ("actions", actions.check),
+]
 
 __all__ = ["ALL_CHECKS", "Check", "CheckContext"]

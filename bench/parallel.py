@@ -1,0 +1,269 @@
+"""The runner's parallel engine, measured in one run against in-run baselines.
+
+Usage: ``.venv/bin/python bench/parallel.py [--quick]``.
+
+Prints:
+1. Lua VM creation (µs), against a bare lupa runtime (the sandbox's extra cost);
+2. per-branch overhead in a warm pool (200 trivial branches, ms per branch) for the process
+   and thread strategies, against one trivial node of the main flow;
+3. speedup of 4 CPU-bound branches run 2 at a time over 1 at a time (the limit on 2 cores is
+   2.0x; aim >= 1.8x);
+4. wall time of 8 branches sleeping 0.25 s with ``max_parallel_branches: 8`` against the
+   ideal 0.25 s (aim <= 0.35 s);
+5. memory: one VM (Lua allocator and process RSS), one idle worker (RSS, PSS, USS), and the
+   total for N branch workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tea_lsp.analysis import analyze
+from tea_lsp.engine import ProcessPool, RunOptions, run_workflow
+from tea_lsp.engine.events import Event, FanOutFinished, FanOutStarted
+from tea_lsp.langs.lua import LuaVM
+
+
+def smaps(pid: int) -> dict[str, int]:
+    """RSS, PSS and USS (private) of a process, in KiB, from /proc/<pid>/smaps_rollup."""
+    out = {"rss": 0, "pss": 0, "uss": 0}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) < 2 or not parts[1].isdigit():
+                continue
+            key, value = parts[0].rstrip(":"), int(parts[1])
+            if key == "Rss":
+                out["rss"] = value
+            elif key == "Pss":
+                out["pss"] = value
+            elif key in ("Private_Clean", "Private_Dirty"):
+                out["uss"] += value
+    return out
+
+
+def mib(kib: float) -> str:
+    return f"{kib / 1024:6.1f} MiB"
+
+
+# ---------------------------------------------------------------- workflows
+
+
+def fan_out_workflow(
+    branches: list[str], body: str, *, max_parallel: int, strategy: str = "process"
+) -> str:
+    lines = [
+        "name: bench",
+        "settings:",
+        "  lua: {timeout: 120, max_memory: 64MB}",
+        f"  parallel: {{strategy: {strategy}, max_parallel_branches: {max_parallel}, "
+        "lua_timeout: 120}",
+        "nodes:",
+        "  - name: start",
+        "    run: return {}",
+    ]
+    for b in branches:
+        lines += [f"  - name: {b}", *[f"    {x}" for x in body.splitlines()], "    goto: join"]
+    lines += [
+        "  - name: join",
+        "    fan_in: true",
+        "    run: return {}",
+        "edges:",
+        f"  - {{from: start, to: [{', '.join(branches)}], parallel: true, fan_in: join}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sequential_workflow(n: int) -> str:
+    lines = ["name: bench-seq", "nodes:"]
+    for i in range(n):
+        lines += [f"  - name: n{i:03d}", "    run: return {}"]
+    return "\n".join(lines) + "\n"
+
+
+def fan_out_ms(text: str, pool: ProcessPool, strategy: str) -> float:
+    """Wall time of the (single) fan-out of ``text``, from the event stream."""
+    analysis = analyze(text, "bench.yaml")
+    assert not analysis.has_errors(), analysis.diagnostics
+    marks: dict[str, float] = {}
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, FanOutStarted):
+            marks["start"] = e.t_ms
+        elif isinstance(e, FanOutFinished):
+            marks["end"] = e.t_ms
+
+    result = run_workflow(
+        analysis,
+        options=RunOptions(strategy=strategy),  # type: ignore[arg-type]
+        events=on_event,
+        pool=pool,
+    )
+    assert result.ok, result.error
+    assert all(b["success"] for b in result.branches), result.branches
+    return marks["end"] - marks["start"]
+
+
+def run_ms(text: str) -> tuple[float, int]:
+    analysis = analyze(text, "bench.yaml")
+    t0 = time.perf_counter()
+    result = run_workflow(analysis)
+    ms = (time.perf_counter() - t0) * 1000
+    assert result.ok, result.error
+    return ms, result.steps
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def bench_vm_creation(n: int) -> None:
+    import lupa.lua54 as lupa  # baseline only: tea-lsp itself imports lupa in langs/lua.py
+
+    def make_bare() -> None:
+        lupa.LuaRuntime(register_eval=False, register_builtins=False).execute("return 1")
+
+    def make_vm() -> None:
+        LuaVM(max_memory=64 * 2**20).close()
+
+    for f in (make_bare, make_vm):  # warm up
+        f()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        make_bare()
+    bare = (time.perf_counter() - t0) / n * 1e6
+    t0 = time.perf_counter()
+    for _ in range(n):
+        make_vm()
+    vm = (time.perf_counter() - t0) / n * 1e6
+    print("1. Lua VM creation")
+    print(f"   bare lupa runtime      {bare:8.0f} µs   (baseline)")
+    print(f"   sandboxed LuaVM        {vm:8.0f} µs   ratio {vm / bare:5.2f}x")
+
+
+def bench_overhead(pool: ProcessPool, n: int) -> None:
+    names = [f"b{i:03d}" for i in range(n)]
+    text = fan_out_workflow(names, "run: return {}", max_parallel=os.cpu_count() or 1)
+    seq = sequential_workflow(n)
+    run_ms(seq)  # warm up
+    seq_ms = statistics.median(run_ms(seq)[0] for _ in range(3)) / n
+    print(f"2. per-branch overhead, {n} trivial branches, warm pool")
+    print(f"   main-flow node         {seq_ms:8.3f} ms per node   (baseline)")
+    for strategy in ("process", "thread"):
+        fan_out_ms(text, pool, strategy)  # warm up (starts the workers)
+        per = statistics.median(fan_out_ms(text, pool, strategy) for _ in range(3)) / n
+        print(
+            f"   {strategy:<7} branch         {per:8.3f} ms per branch ratio {per / seq_ms:6.1f}x"
+        )
+
+
+CPU_BODY = """run: |
+  local x = 0
+  for i = 1, {n} do x = (x + i * 7) % 1000003 end
+  return {{ x = x }}"""
+
+
+def bench_speedup(pool: ProcessPool, loops: int) -> None:
+    body = CPU_BODY.format(n=loops)
+    names = ["c1", "c2", "c3", "c4"]
+    print("3. 4 CPU-bound branches: 2 at a time vs 1 at a time")
+    for strategy in ("process", "thread"):
+        one = fan_out_workflow(names, body, max_parallel=1, strategy=strategy)
+        two = fan_out_workflow(names, body, max_parallel=2, strategy=strategy)
+        fan_out_ms(two, pool, strategy)  # warm up
+        t1 = min(fan_out_ms(one, pool, strategy) for _ in range(2))
+        t2 = min(fan_out_ms(two, pool, strategy) for _ in range(2))
+        print(
+            f"   {strategy:<7} 1 at a time {t1:7.0f} ms (baseline), 2 at a time {t2:7.0f} ms"
+            f"   speedup {t1 / t2:4.2f}x (aim >= 1.8x)"
+        )
+
+
+def bench_sleep(pool: ProcessPool) -> None:
+    names = [f"s{i}" for i in range(8)]
+    body = "uses: time.sleep\nwith: {seconds: 0.25}"
+    print("4. 8 branches x time.sleep 0.25 s, max_parallel_branches 8")
+    for strategy in ("process", "thread"):
+        text = fan_out_workflow(names, body, max_parallel=8, strategy=strategy)
+        fan_out_ms(text, pool, strategy)  # warm up (8 workers)
+        t = statistics.median(fan_out_ms(text, pool, strategy) for _ in range(3)) / 1000
+        print(
+            f"   {strategy:<7} wall {t:6.3f} s   ideal 0.250 s (baseline)  ratio {t / 0.25:4.2f}x"
+            "  (aim <= 0.35 s)"
+        )
+
+
+def bench_memory(pool: ProcessPool, vms: int) -> None:
+    print("5. memory")
+    gc.collect()
+    before = smaps(os.getpid())
+    held: list[Any] = [LuaVM(max_memory=64 * 2**20) for _ in range(vms)]
+    for vm in held:
+        vm.run_node("local t = {} for i = 1, 100 do t[i] = i end return { n = #t }", {})
+    after = smaps(os.getpid())
+    lua_bytes = statistics.mean(vm.memory_used() for vm in held)
+    for vm in held:
+        vm.close()
+    per_vm = (after["rss"] - before["rss"]) / vms
+    print(
+        f"   one LuaVM: {lua_bytes / 1024:6.1f} KiB in its Lua allocator, "
+        f"{per_vm:6.1f} KiB of process RSS (mean of {vms} live VMs)"
+    )
+    pool.shutdown()
+    fresh = ProcessPool(max_idle=1)
+    fresh.warm(1)
+    time.sleep(0.2)
+    s = smaps(fresh.worker_pids()[0])
+    print(
+        f"   one new worker (no branch run yet): RSS {mib(s['rss'])}, PSS {mib(s['pss'])}, "
+        f"USS {mib(s['uss'])}"
+    )
+    fresh.shutdown()
+    # Workers: run one short branch on each, then measure them idle.
+    for n in (1, 2, 4, 8):
+        pool.shutdown()
+        fresh = ProcessPool(max_idle=n)
+        names = [f"w{i}" for i in range(max(n, 2))]  # a fan-out needs two branches
+        text = fan_out_workflow(names, "uses: time.sleep\nwith: {seconds: 0.1}", max_parallel=n)
+        fan_out_ms(text, fresh, "process")
+        pids = fresh.worker_pids()
+        stats = [smaps(p) for p in pids]
+        if n == 1:
+            s = stats[0]
+            print(
+                f"   one idle worker: RSS {mib(s['rss'])}, PSS {mib(s['pss'])}, USS {mib(s['uss'])}"
+            )
+        total_pss = sum(s["pss"] for s in stats)
+        total_uss = sum(s["uss"] for s in stats)
+        print(f"   {n} branch workers: total PSS {mib(total_pss)}, total USS {mib(total_uss)}")
+        fresh.shutdown()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    args = ap.parse_args()
+    os.environ.setdefault("TEA_LSP_BENCH", "1")
+    print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}")
+    pool = ProcessPool(max_idle=8)
+    try:
+        bench_vm_creation(50 if args.quick else 300)
+        bench_overhead(pool, 50 if args.quick else 200)
+        bench_speedup(pool, 2_000_000 if args.quick else 12_000_000)
+        bench_sleep(pool)
+        bench_memory(pool, 20 if args.quick else 100)
+    finally:
+        pool.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

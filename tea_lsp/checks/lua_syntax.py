@@ -1,0 +1,136 @@
+"""TEA301 Lua syntax, TEA307 looks-like-Python, TEA308 snippet too large.
+
+Every Lua snippet (``run``, ``script``, ``run.code``, steps and loop bodies) is compiled as text
+in a private VM that never executes it. The error lands on the exact line and token inside
+literal block scalars; on the whole value for folded, quoted or multi-line plain scalars.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.lua_common import LuaEntry, lua_entries
+from tea_lsp.diagnostics import Fix, Span, TextEdit
+from tea_lsp.langs.lua import LuaSyntaxError, compile_check
+from tea_lsp.syntax.yaml_tree import YMap
+
+_AT_LINE = re.compile(r"\bat line (\d+)")
+
+# Python constructs that Lua code never parses into (a plain `x += 1` typo is not evidence).
+_PYTHONIC = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Import,
+    ast.ImportFrom,
+    ast.If,
+    ast.For,
+    ast.While,
+    ast.With,
+    ast.Try,
+    ast.Dict,
+    ast.DictComp,
+    ast.ListComp,
+    ast.SetComp,
+    ast.GeneratorExp,
+    ast.Lambda,
+    ast.Subscript,
+    ast.List,
+)
+
+
+def check(ctx: CheckContext) -> None:
+    for entry in lua_entries(ctx):
+        if entry.too_big:
+            _too_big(ctx, entry)
+            continue
+        if entry.compiles:
+            continue
+        err = compile_check(entry.snippet.text)
+        if err is None:  # pragma: no cover - entries record the same result
+            continue
+        ctx.report("TEA301", _error_span(entry, err), f"lua syntax error: {_relined(err, entry)}")
+        if not entry.node.language_explicit and _parses_as_python(entry.snippet.text):
+            _python_hint(ctx, entry)
+
+
+def _too_big(ctx: CheckContext, entry: LuaEntry) -> None:
+    size = len(entry.snippet.text.encode("utf-8", "replace"))
+    span = entry.snippet.scalar.span
+    first = Span(
+        span.start_line, span.start_col, span.start_line, ctx.lines.line_length(span.start_line)
+    )
+    if first.end_col <= first.start_col:
+        first = Span(first.start_line, first.start_col, first.start_line, first.start_col + 1)
+    ctx.report(
+        "TEA308",
+        first,
+        f"lua snippet is {size} bytes, over the checking limit of "
+        f"{ctx.config.max_snippet_bytes} bytes; it was not checked",
+    )
+
+
+def _error_span(entry: LuaEntry, err: LuaSyntaxError) -> Span:
+    if not entry.smap.exact:
+        return entry.smap.whole_span
+    if err.col is None:
+        return entry.span(err.line, None)
+    width = 1
+    if err.token and err.token != "<eof>":
+        lines = entry.lines
+        text = lines[err.line - 1] if 0 < err.line <= len(lines) else ""
+        if text[err.col : err.col + len(err.token)] == err.token:
+            width = len(err.token)
+    return entry.span(err.line, err.col, width)
+
+
+def _relined(err: LuaSyntaxError, entry: LuaEntry) -> str:
+    """Lua's message with snippet line numbers ("at line 2") turned into file lines."""
+
+    def repl(m: re.Match[str]) -> str:
+        pos = entry.smap.to_file(int(m.group(1)) - 1, 0)
+        return f"at line {pos[0] + 1}" if pos is not None else m.group(0)
+
+    return _AT_LINE.sub(repl, err.message)
+
+
+def _parses_as_python(code: str) -> bool:
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(n, _PYTHONIC) for n in ast.walk(tree))
+
+
+def _python_hint(ctx: CheckContext, entry: LuaEntry) -> None:
+    node = entry.node
+    key = node.ymap.key_node("run") or node.ymap.key_node("script")
+    span = key.span if key is not None else entry.smap.whole_span
+    ctx.report(
+        "TEA307",
+        span,
+        "code does not compile as Lua but parses as Python; add 'language: python'",
+        fix=_language_fix(ctx, node.ymap, key.span if key is not None else None),
+    )
+
+
+def _language_fix(ctx: CheckContext, ymap: YMap, run_span: Span | None) -> Fix | None:
+    """Insert ``language: python`` on its own line, at the node's key indentation."""
+    start = ymap.span
+    if ctx.lines.line(start.start_line)[start.start_col : start.start_col + 1] == "{":
+        return None  # a flow mapping: no line-based edit
+    own_line: list[Span] = []
+    for pair in ymap.pairs:
+        s = pair.key.span
+        if ctx.lines.line(s.start_line)[: s.start_col].strip() == "":
+            own_line.append(s)
+    if not own_line:
+        return None
+    target = next((s for s in own_line if s == run_span), own_line[0])
+    edit = TextEdit(
+        Span(target.start_line, 0, target.start_line, 0),
+        " " * target.start_col + "language: python\n",
+    )
+    return Fix("add 'language: python'", (edit,))

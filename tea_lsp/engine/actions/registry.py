@@ -1,0 +1,234 @@
+"""The action registry: every ``uses:`` name, its function and the JSON schema of its ``with:``.
+
+The registry is rebuilt identically in every process (built-ins, then the test-only actions when
+``TEA_LSP_TEST_ACTIONS=1``, then the entry-point group ``tea_lsp.actions``), so a branch running in
+a worker process finds the same definitions, by name, as the main flow and the checker.
+
+An entry point of the group ``tea_lsp.actions`` may load to an :class:`ActionSpec`, an iterable
+of them, or a callable ``register(registry)`` that calls :meth:`ActionRegistry.register`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import jsonschema
+
+ENTRY_POINT_GROUP = "tea_lsp.actions"
+TEST_ACTIONS_ENV = "TEA_LSP_TEST_ACTIONS"
+
+
+class ActionError(Exception):
+    """An action failed; ``message`` is shown to the user (``error_type`` ``ActionError``)."""
+
+    error_type = "ActionError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ActionTimeout(ActionError):
+    """An action ran into its node's deadline (``error_type`` ``TimeoutError``)."""
+
+    error_type = "TimeoutError"
+
+
+class ActionCancelled(ActionError):
+    """The run was cancelled while the action waited."""
+
+    error_type = "Cancelled"
+
+
+class CancelSignal(Protocol):
+    """What cancellation looks like to a node: a ``threading.Event`` or a ``CancelToken``."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+@dataclass(slots=True)
+class ActionContext:
+    """What an action may know about where it runs.
+
+    ``deadline`` is a ``time.monotonic()`` instant (``None``: no limit); long actions should wait
+    with :meth:`sleep` or bound their own timeouts by :meth:`remaining`.
+    """
+
+    workflow_dir: Path
+    node: str
+    deadline: float | None = None
+    cancel: CancelSignal | None = None
+    in_worker: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def remaining(self) -> float | None:
+        if self.deadline is None:
+            return None
+        return self.deadline - time.monotonic()
+
+    def check(self) -> None:
+        """Raise when the run was cancelled or the deadline has passed."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise ActionCancelled("the run was cancelled")
+        left = self.remaining()
+        if left is not None and left <= 0:
+            raise ActionTimeout("the deadline passed before the action finished")
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep, waking up early (with an error) on cancellation or at the deadline."""
+        self.check()
+        left = self.remaining()
+        if left is not None and seconds > left:
+            self._wait(left)
+            raise ActionTimeout(f"sleeping {seconds:g} s would pass the deadline")
+        self._wait(seconds)
+        self.check()
+
+    def _wait(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.cancel is not None:
+            if self.cancel.wait(seconds):
+                raise ActionCancelled("the run was cancelled")
+        else:
+            time.sleep(seconds)
+
+    def resolve_path(self, raw: str) -> Path:
+        """``raw`` relative to the workflow's folder; paths escaping the folder are refused."""
+        if not raw:
+            raise ActionError("'path' must not be empty")
+        candidate = Path(raw)
+        if candidate.is_absolute():
+            raise ActionError(f"path '{raw}' is absolute; use a path relative to the workflow")
+        base = self.workflow_dir.resolve()
+        full = (base / candidate).resolve()
+        if full != base and not full.is_relative_to(base):
+            raise ActionError(f"path '{raw}' escapes the workflow's folder")
+        return full
+
+
+ActionFunc = Callable[[dict[str, Any], ActionContext], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    """One action: ``func(args, ctx)`` and the JSON schema (an object schema) of its ``with:``.
+
+    The return value follows the Lua node contract: a mapping is merged into the state, ``None``
+    changes nothing, anything else is stored as ``result`` — unless the node names an ``output``
+    key, which then receives the value as is.
+    """
+
+    name: str
+    func: ActionFunc
+    schema: Mapping[str, Any]
+    summary: str = ""
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        props = self.schema.get("properties", {})
+        return props if isinstance(props, Mapping) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.schema.get("required", [])
+        return [str(r) for r in req] if isinstance(req, list) else []
+
+    @property
+    def open_arguments(self) -> bool:
+        """True when the schema accepts arguments it does not list."""
+        return self.schema.get("additionalProperties", True) is not False
+
+    def validate(self, args: Mapping[str, Any]) -> str | None:
+        """``None`` when ``args`` fit the schema, else a message naming the first problem."""
+        validator = jsonschema.Draft202012Validator(dict(self.schema))
+        errors = sorted(validator.iter_errors(dict(args)), key=lambda e: list(e.path))
+        if not errors:
+            return None
+        err = errors[0]
+        where = ".".join(str(p) for p in err.path)
+        return f"argument '{where}': {err.message}" if where else err.message
+
+
+@dataclass(slots=True)
+class ActionRegistry:
+    """Actions by name. Build it with :func:`default_registry`; extend it with :meth:`register`."""
+
+    _specs: dict[str, ActionSpec] = field(default_factory=dict)
+    load_errors: list[str] = field(default_factory=list)
+
+    def register(self, spec: ActionSpec) -> None:
+        self._specs[spec.name] = spec
+
+    def get(self, name: str) -> ActionSpec | None:
+        return self._specs.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[ActionSpec]:
+        return iter(self._specs.values())
+
+    def load_entry_points(self, group: str = ENTRY_POINT_GROUP) -> None:
+        """Register user actions; a broken entry point is recorded in ``load_errors``."""
+        try:
+            eps = list(metadata.entry_points(group=group))
+        except Exception as exc:  # a broken installation must not stop the checker
+            self.load_errors.append(f"cannot list entry points '{group}': {exc}")
+            return
+        for ep in eps:
+            try:
+                self._add_loaded(ep.load())
+            except Exception as exc:  # user code: report, never crash
+                self.load_errors.append(f"action entry point '{ep.name}': {exc}")
+
+    def _add_loaded(self, obj: Any) -> None:
+        if isinstance(obj, ActionSpec):
+            self.register(obj)
+        elif callable(obj):
+            obj(self)
+        elif isinstance(obj, Iterable):
+            for item in obj:
+                if not isinstance(item, ActionSpec):
+                    raise TypeError(f"expected ActionSpec, got {type(item).__name__}")
+                self.register(item)
+        else:
+            raise TypeError(f"expected ActionSpec or register(registry), got {type(obj).__name__}")
+
+
+def test_actions_enabled() -> bool:
+    return os.environ.get(TEST_ACTIONS_ENV) == "1"
+
+
+def default_registry(test_actions: bool | None = None) -> ActionRegistry:
+    """The registry every part of tea-lsp uses (cached per process).
+
+    ``test_actions``: include ``test.*`` actions; ``None`` reads ``TEA_LSP_TEST_ACTIONS``.
+    """
+    return _build(test_actions_enabled() if test_actions is None else test_actions)
+
+
+@cache
+def _build(test_actions: bool) -> ActionRegistry:
+    from tea_lsp.engine.actions import builtin
+
+    reg = ActionRegistry()
+    for spec in builtin.BUILTINS:
+        reg.register(spec)
+    if test_actions:
+        for spec in builtin.TEST_ACTIONS:
+            reg.register(spec)
+    reg.load_entry_points()
+    return reg

@@ -1,0 +1,696 @@
+"""Executors: run one fan-out's branches concurrently and return every outcome.
+
+* :class:`ProcessPool` (strategy ``process``): a warm pool of worker processes started with the
+  ``forkserver`` context (``spawn`` where forkserver is unavailable), created once and reused
+  across runs. Workers are managed one by one — not with ``concurrent.futures`` — so a worker
+  that dies only fails its own branch (``WorkerCrash``), a worker stuck in a C call past its
+  deadline plus a grace period is killed (``TimeoutError``), and either is replaced on demand.
+* :class:`ThreadExecutor` (strategy ``thread``): one thread per running branch. Lua releases the
+  GIL, so branches run in parallel too; a thread cannot be killed, so a branch stuck in a C call
+  is abandoned (reported as timed out) and stops at its own Lua deadline.
+
+Both report progress through a callback called from the dispatching thread only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import queue
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tea_lsp.engine.actions.registry import CancelSignal
+from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch
+from tea_lsp.engine.nodes import NodeEvent
+
+# ("started", index, monotonic, pid) | ("node", index, NodeEvent) | ("finished", index, outcome)
+ExecEvent = tuple[str, int, Any, Any]
+ExecCallback = Callable[[ExecEvent], None]
+
+_POLL = 0.05  # how often cancellation is polled while waiting (seconds)
+
+
+@dataclass(slots=True)
+class FanOutJob:
+    tasks: list[BranchTask]
+    max_parallel: int
+    fail_fast: bool
+    fan_out_deadline: float | None
+    kill_grace: float
+    on_event: ExecCallback | None = None
+    cancel: CancelSignal | None = None
+
+
+@dataclass(slots=True)
+class FanOutReport:
+    outcomes: list[BranchOutcome]
+    first_failure: int | None = None  # index of the branch whose failure stopped a fail_fast run
+    cancelled: bool = False
+
+
+class Executor(Protocol):
+    def run_fan_out(self, job: FanOutJob) -> FanOutReport: ...
+
+
+@dataclass(slots=True)
+class _Running:
+    index: int
+    dispatched: float
+    started: float | None = None
+    kill_at: float | None = None
+    node: str | None = None  # the node running now (from node events)
+    handle: Any = None  # _Worker (process) or threading.Event (thread)
+
+
+class _Dispatch:
+    """Bookkeeping shared by both executors: outcomes, fail_fast, cancellation."""
+
+    def __init__(self, job: FanOutJob) -> None:
+        self.job = job
+        self.outcomes: list[BranchOutcome | None] = [None] * len(job.tasks)
+        self.pending: deque[int] = deque(range(len(job.tasks)))
+        self.running: dict[int, _Running] = {}
+        self.first_failure: int | None = None
+        self.cancelled = False
+
+    def emit(self, ev: ExecEvent) -> None:
+        if self.job.on_event is not None:
+            self.job.on_event(ev)
+
+    @property
+    def stopping(self) -> bool:
+        return self.cancelled or self.first_failure is not None
+
+    def finish(self, outcome: BranchOutcome) -> None:
+        i = outcome.index
+        if self.outcomes[i] is not None:
+            return
+        self.outcomes[i] = outcome
+        self.running.pop(i, None)
+        self.emit(("finished", i, outcome, None))
+        if (
+            self.job.fail_fast
+            and not outcome.success
+            and not outcome.cancelled
+            and self.first_failure is None
+            and not self.cancelled
+        ):
+            self.first_failure = i
+
+    def kill_at(self, start: float | None, task: BranchTask) -> float | None:
+        """When to give up on a running branch: its deadline plus the grace period.
+
+        Before the worker reports that the branch started (``start`` is ``None``), only the
+        fan-out deadline applies: the branch's own budget starts with the branch.
+        """
+        deadline: float | None = None
+        if start is not None and task.limits.branch_timeout is not None:
+            deadline = start + task.limits.branch_timeout
+        if self.job.fan_out_deadline is not None:
+            fd = self.job.fan_out_deadline
+            deadline = fd if deadline is None else min(deadline, fd)
+        return None if deadline is None else deadline + self.job.kill_grace
+
+    def synthetic(
+        self,
+        i: int,
+        error_type: str,
+        error: str,
+        *,
+        timeout: bool = False,
+        started: float | None = None,
+        cancelled: bool = False,
+        node: str | None = None,
+    ) -> BranchOutcome:
+        task = self.job.tasks[i]
+        ms = (time.monotonic() - started) * 1000 if started is not None else 0.0
+        out = BranchOutcome(
+            branch=task.branch,
+            index=i,
+            success=False,
+            state=None,
+            error=error,
+            error_type=error_type,
+            timeout=timeout,
+            timing_ms=ms,
+            cancelled=cancelled,
+        )
+        if node is not None:
+            out.extra["node"] = node
+        return out
+
+    def check_pending_deadline(self, i: int) -> bool:
+        fd = self.job.fan_out_deadline
+        if fd is not None and time.monotonic() >= fd:
+            branch = self.job.tasks[i].branch
+            self.finish(
+                self.synthetic(
+                    i,
+                    "TimeoutError",
+                    f"branch '{branch}': the fan-out timeout passed before the branch started",
+                    timeout=True,
+                )
+            )
+            return True
+        return False
+
+    def stop_reason(self) -> str:
+        if self.cancelled:
+            return "the run was cancelled"
+        assert self.first_failure is not None
+        return f"branch '{self.job.tasks[self.first_failure].branch}' failed (fail_fast)"
+
+    def cancel_pending(self) -> None:
+        reason = self.stop_reason()
+        while self.pending:
+            i = self.pending.popleft()
+            branch = self.job.tasks[i].branch
+            self.finish(
+                self.synthetic(
+                    i, "Cancelled", f"branch '{branch}' was cancelled: {reason}", cancelled=True
+                )
+            )
+
+    def report(self) -> FanOutReport:
+        outs = [o for o in self.outcomes if o is not None]
+        assert len(outs) == len(self.outcomes)
+        return FanOutReport(outs, self.first_failure, self.cancelled)
+
+
+# ---------------------------------------------------------------- process strategy
+
+
+def _worker_main(conn: multiprocessing.connection.Connection) -> None:
+    """The loop of one worker process: run branch tasks until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    pid = os.getpid()
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if msg is None:
+            return
+        task_id, task = msg
+
+        def emit(ev: NodeEvent, task_id: int = task_id) -> None:
+            conn.send(("node", task_id, ev))
+
+        try:
+            conn.send(("started", task_id, time.monotonic(), pid))
+            try:
+                outcome = run_branch(task, emit, in_worker=True)
+            except Exception as exc:  # a bug in tea-lsp: report it as the branch's failure
+                outcome = BranchOutcome(
+                    branch=task.branch,
+                    index=task.index,
+                    success=False,
+                    state=None,
+                    error=f"internal error: {type(exc).__name__}: {exc}",
+                    error_type="InternalError",
+                )
+            conn.send(("done", task_id, outcome))
+        except (EOFError, OSError):
+            return
+
+
+def _default_context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        ctx = multiprocessing.get_context("forkserver")
+        # Preloaded in the fork server, so a new worker starts with them imported.
+        ctx.set_forkserver_preload(
+            [
+                "tea_lsp.engine.branch",
+                "tea_lsp.engine.actions.builtin",
+                "tea_lsp.langs.lua",
+                "tea_lsp.langs.jinja",
+                "tea_lsp.analysis",
+                "tea_lsp.engine.runner",
+            ]
+        )
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class _Worker:
+    def __init__(self, ctx: multiprocessing.context.BaseContext) -> None:
+        parent, child = ctx.Pipe(duplex=True)
+        self.conn: multiprocessing.connection.Connection = parent
+        self.process: multiprocessing.process.BaseProcess = ctx.Process(  # type: ignore[attr-defined]
+            target=_worker_main, args=(child,), daemon=True, name="tea-lsp-branch-worker"
+        )
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self.process.start()
+        child.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def alive(self) -> bool:
+        if self._stopped:
+            return False
+        try:
+            return self.process.is_alive()
+        except ValueError:  # closed meanwhile
+            return False
+
+    def stop(self, *, kill: bool) -> None:
+        """Ask the worker to exit (or kill it), then reap it. Never leaves a zombie.
+
+        Idempotent and thread-safe: a shutdown may race with the dispatcher discarding it.
+        """
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+            self._stop(kill)
+
+    def _stop(self, kill: bool) -> None:
+        if kill:
+            with contextlib.suppress(Exception):
+                self.process.kill()
+        else:
+            with contextlib.suppress(Exception):
+                self.conn.send(None)
+        self.process.join(timeout=None if kill else 2.0)
+        if self.process.exitcode is None:
+            with contextlib.suppress(Exception):
+                self.process.kill()
+            self.process.join()
+        with contextlib.suppress(Exception):
+            self.conn.close()
+        with contextlib.suppress(Exception):
+            self.process.close()
+
+    def exit_description(self) -> str:
+        try:
+            code = self.process.exitcode
+        except ValueError:
+            return "stopped"
+        if code is None:
+            return "stopped responding"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"was killed by {name}"
+        return f"exited with code {code}"
+
+
+class ProcessPool:
+    """A warm pool of branch worker processes, safe to share between runs and threads.
+
+    Workers are started on demand (up to the fan-out's ``max_parallel``), returned to the pool
+    after each branch, and replaced when they die or are killed. At most ``max_idle`` idle
+    workers are kept between runs. :meth:`shutdown` stops them all.
+    """
+
+    def __init__(
+        self,
+        context: multiprocessing.context.BaseContext | None = None,
+        max_idle: int | None = None,
+    ) -> None:
+        self._ctx = context or _default_context()
+        self._max_idle = max_idle if max_idle is not None else max(4, 2 * (os.cpu_count() or 1))
+        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._busy: set[_Worker] = set()
+        self._closed = False
+
+    # ---- worker management
+
+    def _acquire(self) -> _Worker:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the process pool was shut down")
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive():
+                    self._busy.add(w)
+                    return w
+                w.stop(kill=True)
+        w = _Worker(self._ctx)
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._busy.add(w)
+        if closed:  # shut down while this worker was starting
+            w.stop(kill=True)
+            raise RuntimeError("the process pool was shut down")
+        return w
+
+    def _release(self, w: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(w)
+            keep = not self._closed and len(self._idle) < self._max_idle and w.alive()
+            if keep:
+                self._idle.append(w)
+        if not keep:
+            w.stop(kill=False)
+
+    def _discard(self, w: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(w)
+        w.stop(kill=True)
+
+    def warm(self, n: int) -> None:
+        """Start workers until ``n`` are idle (so the first fan-out does not pay for them)."""
+        started = [self._acquire() for _ in range(max(0, n - len(self._idle)))]
+        for w in started:
+            self._release(w)
+
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.pid for w in (*self._idle, *self._busy) if w.pid is not None]
+
+    def shutdown(self) -> None:
+        """Stop every worker (idle ones politely, busy ones by force). Idempotent."""
+        with self._lock:
+            self._closed = True
+            idle, busy = self._idle, list(self._busy)
+            self._idle, self._busy = [], set()
+        for w in idle:
+            w.stop(kill=False)
+        for w in busy:
+            w.stop(kill=True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ---- running a fan-out
+
+    def run_fan_out(self, job: FanOutJob) -> FanOutReport:
+        d = _Dispatch(job)
+        try:
+            self._loop(d)
+        finally:
+            # On any exit (including KeyboardInterrupt) no branch keeps running.
+            for r in list(d.running.values()):
+                self._discard(r.handle)
+                if d.outcomes[r.index] is None:
+                    d.outcomes[r.index] = d.synthetic(
+                        r.index, "Cancelled", "the run was interrupted", cancelled=True
+                    )
+            d.running.clear()
+        return d.report()
+
+    def _loop(self, d: _Dispatch) -> None:
+        job = d.job
+        while d.pending or d.running:
+            if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
+                d.cancelled = True
+            if d.stopping:
+                self._stop_all(d)
+                d.cancel_pending()
+                return
+            while d.pending and len(d.running) < job.max_parallel:
+                i = d.pending.popleft()
+                if d.check_pending_deadline(i):
+                    continue
+                self._dispatch(d, i)
+                if d.stopping:
+                    break
+            if not d.running:
+                continue
+            self._wait(d)
+            self._collect(d)
+            self._kill_overdue(d)
+
+    def _dispatch(self, d: _Dispatch, i: int) -> None:
+        now = time.monotonic()
+        task = d.job.tasks[i]
+        try:
+            w = self._acquire()
+        except Exception as exc:
+            d.finish(d.synthetic(i, "WorkerCrash", f"cannot start a worker process: {exc}"))
+            return
+        try:
+            w.conn.send((i, task))
+        except Exception as exc:
+            self._discard(w)
+            d.finish(d.synthetic(i, "WorkerCrash", f"cannot send the branch to a worker: {exc}"))
+            return
+        d.running[i] = _Running(i, now, kill_at=d.kill_at(None, task), handle=w)
+
+    def _wait(self, d: _Dispatch) -> None:
+        now = time.monotonic()
+        timeout: float | None = None
+        kills = [r.kill_at for r in d.running.values() if r.kill_at is not None]
+        if kills:
+            timeout = max(0.0, min(kills) - now)
+        if d.job.cancel is not None:
+            timeout = _POLL if timeout is None else min(timeout, _POLL)
+        handles: list[Any] = []
+        for r in d.running.values():
+            handles.append(r.handle.conn)
+            handles.append(r.handle.process.sentinel)
+        multiprocessing.connection.wait(handles, timeout)
+
+    def _collect(self, d: _Dispatch) -> None:
+        for i, r in list(d.running.items()):
+            w: _Worker = r.handle
+            broken = False
+            try:
+                while i in d.running and w.conn.poll():
+                    self._handle(d, r, w.conn.recv())
+            except (EOFError, OSError):
+                broken = True
+            if i not in d.running:
+                continue
+            if broken or not w.alive():
+                w.process.join(timeout=1.0)  # reap it, so its exit status is known
+                how = w.exit_description()
+                self._discard(w)
+                branch = d.job.tasks[i].branch
+                where = f"node '{r.node}'" if r.node else f"branch '{branch}'"
+                d.finish(
+                    d.synthetic(
+                        i,
+                        "WorkerCrash",
+                        f"{where}: the worker process {how}",
+                        started=r.started or r.dispatched,
+                        node=r.node,
+                    )
+                )
+
+    def _handle(self, d: _Dispatch, r: _Running, msg: tuple[Any, ...]) -> None:
+        kind = msg[0]
+        if kind == "started":
+            r.started = float(msg[2])
+            r.kill_at = d.kill_at(r.started, d.job.tasks[r.index])
+            d.emit(("started", r.index, r.started, msg[3]))
+        elif kind == "node":
+            ev: NodeEvent = msg[2]
+            r.node = ev[1] if ev[0] == "node_started" else r.node
+            d.emit(("node", r.index, ev, None))
+        elif kind == "done":
+            outcome: BranchOutcome = msg[2]
+            self._release(r.handle)
+            d.finish(outcome)
+
+    def _kill_overdue(self, d: _Dispatch) -> None:
+        now = time.monotonic()
+        for i, r in list(d.running.items()):
+            if r.kill_at is None or now < r.kill_at:
+                continue
+            self._discard(r.handle)
+            task = d.job.tasks[i]
+            where = f"node '{r.node}'" if r.node else f"branch '{task.branch}'"
+            d.finish(
+                d.synthetic(
+                    i,
+                    "TimeoutError",
+                    f"{where}: {_timeout_text(task, d.job)}; the worker did not return from a "
+                    "call and was killed",
+                    timeout=True,
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
+
+    def _stop_all(self, d: _Dispatch) -> None:
+        reason = d.stop_reason()
+        for i, r in list(d.running.items()):
+            self._discard(r.handle)
+            branch = d.job.tasks[i].branch
+            d.finish(
+                d.synthetic(
+                    i,
+                    "Cancelled",
+                    f"branch '{branch}' was cancelled: {reason}",
+                    cancelled=True,
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
+
+
+def _timeout_text(task: BranchTask, job: FanOutJob) -> str:
+    parts = []
+    if task.limits.branch_timeout is not None:
+        parts.append(f"the branch timeout of {task.limits.branch_timeout:g} s")
+    if job.fan_out_deadline is not None and task.limits.fan_out_timeout is not None:
+        parts.append(f"the fan-out timeout of {task.limits.fan_out_timeout:g} s")
+    return "ran past " + " or ".join(parts) if parts else "ran past its deadline"
+
+
+# ---------------------------------------------------------------- thread strategy
+
+
+class ThreadExecutor:
+    """Runs each branch in its own thread (bounded by ``max_parallel``)."""
+
+    def run_fan_out(self, job: FanOutJob) -> FanOutReport:
+        d = _Dispatch(job)
+        inbox: queue.Queue[tuple[str, int, Any]] = queue.Queue()
+        try:
+            self._loop(d, inbox)
+        finally:
+            for r in list(d.running.values()):
+                r.handle.set()  # ask abandoned threads to stop at their next check
+                if d.outcomes[r.index] is None:
+                    d.outcomes[r.index] = d.synthetic(
+                        r.index, "Cancelled", "the run was interrupted", cancelled=True
+                    )
+            d.running.clear()
+        return d.report()
+
+    def _loop(self, d: _Dispatch, inbox: queue.Queue[tuple[str, int, Any]]) -> None:
+        job = d.job
+        while d.pending or d.running:
+            if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
+                d.cancelled = True
+            if d.stopping:
+                reason = d.stop_reason()
+                for i, r in list(d.running.items()):
+                    r.handle.set()
+                    branch = job.tasks[i].branch
+                    d.finish(
+                        d.synthetic(
+                            i,
+                            "Cancelled",
+                            f"branch '{branch}' was cancelled: {reason}",
+                            cancelled=True,
+                            started=r.started or r.dispatched,
+                        )
+                    )
+                d.cancel_pending()
+                return
+            while d.pending and len(d.running) < job.max_parallel:
+                i = d.pending.popleft()
+                if d.check_pending_deadline(i):
+                    continue
+                self._start(d, i, inbox)
+            if not d.running:
+                continue
+            now = time.monotonic()
+            timeout: float | None = None
+            kills = [r.kill_at for r in d.running.values() if r.kill_at is not None]
+            if kills:
+                timeout = max(0.0, min(kills) - now)
+            if job.cancel is not None:
+                timeout = _POLL if timeout is None else min(timeout, _POLL)
+            try:
+                msg = inbox.get(timeout=timeout)
+            except queue.Empty:
+                msg = None
+            while msg is not None:
+                self._handle(d, msg)
+                try:
+                    msg = inbox.get_nowait()
+                except queue.Empty:
+                    msg = None
+            self._abandon_overdue(d)
+
+    def _start(self, d: _Dispatch, i: int, inbox: queue.Queue[tuple[str, int, Any]]) -> None:
+        task = d.job.tasks[i]
+        stop = threading.Event()
+        now = time.monotonic()
+        d.running[i] = _Running(i, now, kill_at=d.kill_at(None, task), handle=stop)
+
+        def body() -> None:
+            inbox.put(("started", i, time.monotonic()))
+            try:
+                out = run_branch(task, lambda ev: inbox.put(("node", i, ev)), stop)
+            except BaseException as exc:  # a bug must not hang the join
+                out = d.synthetic(i, "InternalError", f"{type(exc).__name__}: {exc}")
+            inbox.put(("done", i, out))
+
+        threading.Thread(target=body, name=f"tea-lsp-branch-{task.branch}", daemon=True).start()
+
+    def _handle(self, d: _Dispatch, msg: tuple[str, int, Any]) -> None:
+        kind, i, payload = msg
+        r = d.running.get(i)
+        if r is None:
+            return  # an abandoned branch finishing late
+        if kind == "started":
+            r.started = float(payload)
+            r.kill_at = d.kill_at(r.started, d.job.tasks[i])
+            d.emit(("started", i, r.started, None))
+        elif kind == "node":
+            ev: NodeEvent = payload
+            r.node = ev[1] if ev[0] == "node_started" else r.node
+            d.emit(("node", i, ev, None))
+        elif kind == "done":
+            d.finish(payload)
+
+    def _abandon_overdue(self, d: _Dispatch) -> None:
+        now = time.monotonic()
+        for i, r in list(d.running.items()):
+            if r.kill_at is None or now < r.kill_at:
+                continue
+            r.handle.set()
+            task = d.job.tasks[i]
+            where = f"node '{r.node}'" if r.node else f"branch '{task.branch}'"
+            d.finish(
+                d.synthetic(
+                    i,
+                    "TimeoutError",
+                    f"{where}: {_timeout_text(task, d.job)}; the thread did not return from a "
+                    "call and was abandoned",
+                    timeout=True,
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
+
+
+# ---------------------------------------------------------------- the shared pool
+
+_default_pool: ProcessPool | None = None
+_default_lock = threading.Lock()
+
+
+def default_pool() -> ProcessPool:
+    """The process-wide warm pool (created on first use, stopped at exit)."""
+    global _default_pool
+    with _default_lock:
+        if _default_pool is None or _default_pool.closed:
+            _default_pool = ProcessPool()
+        return _default_pool
+
+
+def shutdown_default_pool() -> None:
+    """Stop the shared pool's workers; the next run starts a new pool."""
+    global _default_pool
+    with _default_lock:
+        pool, _default_pool = _default_pool, None
+    if pool is not None:
+        pool.shutdown()
+
+
+atexit.register(shutdown_default_pool)

@@ -1,0 +1,329 @@
+"""Pure planning: run options, effective settings, and what the runner refuses (TEA607).
+
+Nothing here runs code. :func:`build_plan` turns a checked :class:`Workflow` into a
+:class:`Plan`; a plan with ``refusals`` must not start.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.engine.actions.registry import ActionRegistry
+from tea_lsp.model.routing import branch_nodes
+from tea_lsp.model.workflow import END, START, FanOut, Node, Workflow
+from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq
+
+Strategy = Literal["process", "thread"]
+STRATEGIES: tuple[str, ...] = ("process", "thread")
+
+DEFAULT_LUA_TIMEOUT = 30.0
+DEFAULT_LUA_MEMORY = 64 * 2**20
+DEFAULT_MAX_STEPS = 1000
+DEFAULT_KILL_GRACE = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Caller-side options of :func:`tea_lsp.engine.run_workflow`.
+
+    ``None`` means "use the workflow's ``settings`` (or the default)". ``kill_grace`` is how long
+    past a branch's deadline the process strategy waits before killing its worker (a C call
+    the Lua hook cannot interrupt). ``test_actions`` forces the ``test.*`` actions on or off
+    (``None``: the ``TEA_LSP_TEST_ACTIONS`` environment variable decides).
+    """
+
+    strategy: Strategy | None = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    max_parallel_branches: int | None = None
+    lua_timeout: float | None = None
+    lua_max_memory: int | None = None
+    branch_timeout: float | None = None
+    fan_out_timeout: float | None = None
+    fail_fast: bool | None = None
+    kill_grace: float = DEFAULT_KILL_GRACE
+    test_actions: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Effective limits of one run, after settings and options are combined."""
+
+    strategy: Strategy
+    max_steps: int
+    max_parallel: int
+    lua_timeout: float | None  # per Lua call in the main flow
+    lua_max_memory: int | None  # per VM
+    branch_timeout: float | None  # whole-branch budget (parallel.lua_timeout, else lua.timeout)
+    fan_out_timeout: float | None  # whole fan-out (parallel.timeout)
+    fail_fast: bool
+    kill_grace: float
+
+
+@dataclass(slots=True)
+class FanOutPlan:
+    index: int
+    source: str
+    fan_in: str
+    branches: list[str]
+    branch_nodes: dict[str, list[str]]
+
+
+@dataclass(slots=True)
+class Plan:
+    workflow: Workflow
+    limits: Limits
+    entry: str | None
+    fan_outs: dict[str, FanOutPlan] = field(default_factory=dict)  # by source node
+    refusals: list[Diagnostic] = field(default_factory=list)
+
+    def fan_out_at(self, node: Node) -> FanOutPlan | None:
+        """The fan-out that starts after ``node`` (``goto`` overrides parallel edges)."""
+        if node.goto is not None:
+            return None
+        return self.fan_outs.get(node.name)
+
+
+def _refuse(plan: Plan, span: Span, message: str) -> None:
+    plan.refusals.append(Diagnostic("TEA607", Severity.ERROR, message, span))
+
+
+def _setting(settings: dict[str, Any], section: str, *keys: str) -> Any:
+    sec = settings.get(section)
+    if not isinstance(sec, dict):
+        return None
+    for k in keys:
+        if k in sec:
+            return sec[k]
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    return float(value)
+
+
+def _settings_span(wf: Workflow, section: str, key: str) -> Span:
+    node: YNode | None = wf.root.get("settings")
+    for part in (section, key):
+        if not isinstance(node, YMap):
+            break
+        nxt = node.get(part)
+        if nxt is None:
+            break
+        node = nxt
+    return (node or wf.root).span
+
+
+def entry_node(wf: Workflow) -> str | None:
+    """The first node: a ``type: entry`` edge, a ``__start__`` edge, else the first node."""
+    for e in wf.edges:
+        if e.type == "entry" and e.source is None and e.targets:
+            return e.targets[0].name
+    return wf.entry()
+
+
+def compute_limits(wf: Workflow, options: RunOptions, plan: Plan | None = None) -> Limits:
+    from tea_lsp.langs.lua import parse_memory
+
+    st = wf.settings
+    strategy_raw = options.strategy or _setting(st, "parallel", "strategy") or "process"
+    if strategy_raw not in STRATEGIES:
+        if plan is not None:
+            _refuse(
+                plan,
+                _settings_span(wf, "parallel", "strategy"),
+                f"parallel strategy '{strategy_raw}' is not supported; expected 'process' or "
+                "'thread'",
+            )
+        strategy_raw = "process"
+    strategy: Strategy = "thread" if strategy_raw == "thread" else "process"
+
+    max_parallel = options.max_parallel_branches
+    if max_parallel is None:
+        raw = _setting(st, "parallel", "max_parallel_branches", "max_workers")
+        if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+            max_parallel = raw
+    if max_parallel is None:
+        max_parallel = os.cpu_count() or 1
+
+    lua_timeout = options.lua_timeout
+    if lua_timeout is None:
+        lua_timeout = _seconds(_setting(st, "lua", "timeout")) or DEFAULT_LUA_TIMEOUT
+
+    memory = options.lua_max_memory
+    if memory is None:
+        raw_mem = _setting(st, "lua", "max_memory")
+        memory = DEFAULT_LUA_MEMORY
+        if raw_mem is not None:
+            try:
+                memory = parse_memory(raw_mem)
+            except (ValueError, TypeError) as exc:
+                if plan is not None:
+                    _refuse(
+                        plan,
+                        _settings_span(wf, "lua", "max_memory"),
+                        f"cannot read lua.max_memory '{raw_mem}': {exc}",
+                    )
+
+    branch_timeout = options.branch_timeout
+    if branch_timeout is None:
+        branch_timeout = _seconds(_setting(st, "parallel", "lua_timeout")) or lua_timeout
+    fan_out_timeout = options.fan_out_timeout
+    if fan_out_timeout is None:
+        fan_out_timeout = _seconds(_setting(st, "parallel", "timeout"))
+    fail_fast = options.fail_fast
+    if fail_fast is None:
+        fail_fast = _setting(st, "parallel", "fail_fast") is True
+    return Limits(
+        strategy=strategy,
+        max_steps=max(1, options.max_steps),
+        max_parallel=max(1, max_parallel),
+        lua_timeout=lua_timeout,
+        lua_max_memory=memory,
+        branch_timeout=branch_timeout,
+        fan_out_timeout=fan_out_timeout,
+        fail_fast=fail_fast,
+        kill_grace=max(0.0, options.kill_grace),
+    )
+
+
+def _key_span(ymap: YMap, key: str) -> Span:
+    k = ymap.key_node(key)
+    return k.span if k is not None else ymap.span
+
+
+def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: bool) -> None:
+    name = node.name
+    if node.code is not None and not node.is_lua:
+        lang = node.ymap.get("language")
+        span = lang.span if lang is not None else node.code.scalar.span
+        _refuse(
+            plan,
+            span,
+            f"node '{name}': {node.language} code is not run by the tea-lsp runner; only Lua "
+            "nodes run",
+        )
+    if node.type == "dynamic_parallel":
+        _refuse(
+            plan,
+            _key_span(node.ymap, "type"),
+            f"node '{name}': 'dynamic_parallel' nodes are not run by the tea-lsp runner; use a "
+            "static fan-out (parallel edges)",
+        )
+    if node.has_interrupt:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "interrupt"),
+            f"node '{name}': 'interrupt' pauses a run for a human; the tea-lsp runner does not "
+            "pause",
+        )
+    if in_branch and node.has_retry:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "retry"),
+            f"node '{name}': 'retry' cannot run inside a parallel branch",
+        )
+    run = node.ymap.get("run") or node.ymap.get("script")
+    if isinstance(run, YMap) and node.code is None and node.expression is None:
+        _refuse(plan, run.span, f"node '{name}': 'run' has no code to run")
+    if node.uses is not None and (node.code is not None or node.expression is not None):
+        _refuse(
+            plan,
+            _key_span(node.ymap, "uses" if "uses" in node.ymap else "action"),
+            f"node '{name}': give either 'uses' or 'run', not both",
+        )
+    if node.uses is not None and node.uses not in registry:
+        _refuse(
+            plan,
+            node.uses_span or node.name_span,
+            f"node '{name}': action '{node.uses}' is not available in the tea-lsp runner",
+        )
+    out = node.ymap.get("output") or node.ymap.get("output_key")
+    if isinstance(out, YSeq):
+        _refuse(plan, out.span, f"node '{name}': 'output' must be a key name or a mapping")
+    if in_branch and node.fan_in:
+        pass  # a fan-in node reached inside a branch is the branch's end, checked by the graph
+    for sub in (*node.steps, *node.body):
+        _check_node(plan, sub, registry, in_branch)
+
+
+def _check_edges(plan: Plan) -> None:
+    wf = plan.workflow
+    for e in wf.edges:
+        cond = e.ymap.get("condition")
+        if isinstance(cond, YMap):
+            _refuse(
+                plan,
+                cond.span,
+                "an edge 'condition' mapping is not run by the tea-lsp runner; write the "
+                "condition as an expression string",
+            )
+        if "targets" in e.ymap:
+            _refuse(
+                plan,
+                _key_span(e.ymap, "targets"),
+                "edge 'targets' is not run by the tea-lsp runner; use one edge per target "
+                "with a 'condition'",
+            )
+    config = wf.root.get("config")
+    if isinstance(config, YMap):
+        for key in ("interrupt_before", "interrupt_after"):
+            value = config.get(key)
+            listed = isinstance(value, YSeq) and bool(value.items)
+            flagged = isinstance(value, YScalar) and value.value not in (None, False, "")
+            if listed or flagged:
+                _refuse(
+                    plan,
+                    _key_span(config, key),
+                    f"'config.{key}' pauses a run for a human; the tea-lsp runner does not pause",
+                )
+
+
+def _plan_fan_out(plan: Plan, index: int, fo: FanOut) -> None:
+    wf = plan.workflow
+    if fo.fan_in is None or fo.fan_in.name not in wf.by_name:
+        _refuse(plan, fo.source.span, f"fan-out at '{fo.source.name}' has no fan-in node")
+        return
+    fp = FanOutPlan(index, fo.source.name, fo.fan_in.name, [b.name for b in fo.branches], {})
+    for b in fp.branches:
+        if b in (START, END) or b not in wf.by_name:
+            _refuse(plan, fo.source.span, f"fan-out at '{fo.source.name}': no node '{b}'")
+            continue
+        nodes = branch_nodes(wf, fo, b)
+        fp.branch_nodes[b] = nodes
+        for n in nodes:
+            inner = wf.by_name[n]
+            if inner.goto is None and wf.fan_out_from(n) is not None:
+                _refuse(
+                    plan,
+                    inner.name_span,
+                    f"node '{n}' starts a fan-out inside branch '{b}'; nested fan-outs are not "
+                    "run by the tea-lsp runner",
+                )
+    if fo.source.name in plan.fan_outs:
+        _refuse(
+            plan,
+            fo.source.span,
+            f"node '{fo.source.name}' starts two fan-outs; merge them into one",
+        )
+        return
+    plan.fan_outs[fo.source.name] = fp
+
+
+def build_plan(wf: Workflow, registry: ActionRegistry, options: RunOptions) -> Plan:
+    plan = Plan(workflow=wf, limits=compute_limits(wf, options), entry=entry_node(wf))
+    plan.limits = compute_limits(wf, options, plan)
+    for k, fo in enumerate(wf.fan_outs):
+        _plan_fan_out(plan, k, fo)
+    in_branch = {n for fp in plan.fan_outs.values() for ns in fp.branch_nodes.values() for n in ns}
+    for node in wf.nodes:
+        _check_node(plan, node, registry, node.name in in_branch)
+    _check_edges(plan)
+    if plan.entry is None:
+        _refuse(plan, wf.root.span, "the workflow has no node to run")
+    plan.refusals.sort(key=Diagnostic.sort_key)
+    return plan

@@ -1,0 +1,391 @@
+"""``run_workflow``: check, plan, then run a workflow's main flow and its fan-outs."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from tea_lsp.analysis import Analysis, analyze
+from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.engine.actions.registry import ActionRegistry, default_registry, test_actions_enabled
+from tea_lsp.engine.branch import BranchOutcome, BranchTask, workflow_dir
+from tea_lsp.engine.events import (
+    BranchFinished,
+    BranchStarted,
+    Event,
+    EventCallback,
+    FanOutFinished,
+    FanOutStarted,
+    NodeFinished,
+    NodeStarted,
+    RunFinished,
+    RunStarted,
+)
+from tea_lsp.engine.executors import (
+    ExecEvent,
+    Executor,
+    FanOutJob,
+    FanOutReport,
+    ProcessPool,
+    ThreadExecutor,
+    default_pool,
+)
+from tea_lsp.engine.nodes import Flow, FlowEnv, NodeError, NodeEvent, RunCancelled
+from tea_lsp.engine.plan import FanOutPlan, Plan, RunOptions, build_plan
+from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
+from tea_lsp.model.workflow import END, Workflow
+
+RunStatus = Literal["ok", "failed", "invalid", "refused", "cancelled"]
+
+
+class CancelToken:
+    """Cancels a run from another thread: ``token.cancel()``.
+
+    The main flow stops before its next node; running branches are stopped at once (process
+    workers are killed, threads are told to stop and abandoned).
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """The outcome of :func:`run_workflow`.
+
+    ``status``: ``ok``; ``failed`` (a node or a ``fail_fast`` branch failed: ``error`` and
+    ``error_diagnostic`` say where); ``invalid`` (the checker found errors: see
+    ``diagnostics``, nothing ran); ``refused`` (the workflow uses a feature the runner does not
+    execute: TEA607 in ``diagnostics``, nothing ran); ``cancelled``.
+    ``branches``: every branch result of every fan-out, in run order, with the fields of
+    ``parallel_results``. ``branch_diagnostics``: a warning for each failed branch that did not
+    stop the run.
+    """
+
+    ok: bool
+    status: RunStatus
+    state: State | None
+    error: str | None = None
+    error_diagnostic: Diagnostic | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    branch_diagnostics: list[Diagnostic] = field(default_factory=list)
+    branches: list[dict[str, Any]] = field(default_factory=list)
+    timing_ms: float = 0.0
+    steps: int = 0
+    path: str = "<stdin>"
+
+
+def _node_event(t0: float, ev: NodeEvent, branch: str | None) -> Event:
+    kind, node, t, ok, ms, error = ev
+    t_ms = (t - t0) * 1000
+    if kind == "node_started":
+        return NodeStarted(t_ms, node, branch)
+    return NodeFinished(t_ms, node, branch, ok, round(ms, 3), error)
+
+
+class _Run:
+    def __init__(
+        self,
+        analysis: Analysis,
+        workflow: Workflow,
+        doc_index: int,
+        plan: Plan,
+        options: RunOptions,
+        registry: ActionRegistry,
+        events: EventCallback | None,
+        cancel: CancelToken | None,
+        pool: ProcessPool | None,
+        t0: float,
+    ) -> None:
+        self.analysis = analysis
+        self.wf = workflow
+        self.doc_index = doc_index
+        self.plan = plan
+        self.options = options
+        self.events = events
+        self.cancel = cancel
+        self.pool = pool
+        self.t0 = t0
+        self.branches: list[dict[str, Any]] = []
+        self.branch_diagnostics: list[Diagnostic] = []
+        self.branch_steps = 0
+        self.test_actions = (
+            options.test_actions if options.test_actions is not None else test_actions_enabled()
+        )
+        self.flow = Flow(
+            FlowEnv(
+                workflow=workflow,
+                lines=analysis.lines,
+                registry=registry,
+                workflow_dir=workflow_dir(analysis.path),
+                limits=plan.limits,
+                cancel=cancel,
+                emit=(lambda ev: self.emit(_node_event(self.t0, ev, None))) if events else None,
+            )
+        )
+
+    def emit(self, event: Event) -> None:
+        if self.events is not None:
+            self.events(event)
+
+    def now_ms(self) -> float:
+        return (time.monotonic() - self.t0) * 1000
+
+    # ---- the main flow
+
+    def run(self, state: State) -> tuple[RunStatus, str | None, Diagnostic | None]:
+        current = self.plan.entry
+        joined = False  # the node about to run is a fan-in that receives parallel_results
+        try:
+            while current is not None and current != END:
+                node = self.wf.by_name[current]
+                result = self.flow.run_node(node, state)
+                if joined:
+                    joined = False
+                    if not (isinstance(result, dict) and "parallel_results" in result):
+                        state.pop("parallel_results", None)
+                fp = self.plan.fan_out_at(node)
+                if fp is not None:
+                    report = self.fan_out(fp, state)
+                    if report.cancelled:
+                        return "cancelled", "the run was cancelled", None
+                    if report.first_failure is not None:
+                        return self.fail_fast_error(fp, report.outcomes[report.first_failure])
+                    state["parallel_results"] = [self.result_dict(o) for o in report.outcomes]
+                    current = fp.fan_in
+                    joined = True
+                    continue
+                current = self.flow.next_target(node, state, result)
+        except NodeError as exc:
+            return "failed", exc.failure.message, exc.failure.diagnostic()
+        except RunCancelled:
+            return "cancelled", "the run was cancelled", None
+        finally:
+            self.flow.close()
+        return "ok", None, None
+
+    # ---- fan-outs
+
+    @staticmethod
+    def result_dict(o: BranchOutcome) -> dict[str, Any]:
+        return branch_result(
+            o.branch,
+            success=o.success,
+            state=o.state,
+            error=o.error,
+            error_type=o.error_type,
+            timeout=o.timeout,
+            timing_ms=o.timing_ms,
+        )
+
+    def fan_out(self, fp: FanOutPlan, state: State) -> FanOutReport:
+        limits = self.plan.limits
+        start = time.monotonic()
+        deadline = start + limits.fan_out_timeout if limits.fan_out_timeout is not None else None
+        snapshot = json_clone(state)
+        tasks = [
+            BranchTask(
+                text=self.analysis.text,
+                path=self.analysis.path,
+                doc_index=self.doc_index,
+                branch=b,
+                fan_in=fp.fan_in,
+                index=k,
+                state=snapshot,
+                limits=limits,
+                fan_out_deadline=deadline,
+                test_actions=self.test_actions,
+            )
+            for k, b in enumerate(fp.branches)
+        ]
+        self.emit(FanOutStarted(self.now_ms(), fp.source, fp.fan_in, tuple(fp.branches)))
+
+        def on_event(ev: ExecEvent) -> None:
+            kind, i, payload, extra = ev
+            branch = fp.branches[i]
+            if kind == "started":
+                t_ms = (float(payload) - self.t0) * 1000
+                self.emit(BranchStarted(t_ms, branch, fp.fan_in, i, extra))
+            elif kind == "node":
+                self.emit(_node_event(self.t0, payload, branch))
+            elif kind == "finished":
+                o: BranchOutcome = payload
+                self.emit(
+                    BranchFinished(
+                        self.now_ms(),
+                        branch,
+                        fp.fan_in,
+                        i,
+                        o.success,
+                        round(o.timing_ms, 3),
+                        o.error_type,
+                        o.error,
+                        o.timeout,
+                    )
+                )
+
+        executor: Executor
+        if limits.strategy == "thread":
+            executor = ThreadExecutor()
+        else:
+            executor = self.pool if self.pool is not None else default_pool()
+        job = FanOutJob(
+            tasks=tasks,
+            max_parallel=limits.max_parallel,
+            fail_fast=limits.fail_fast,
+            fan_out_deadline=deadline,
+            kill_grace=limits.kill_grace,
+            on_event=on_event if self.events is not None else None,
+            cancel=self.cancel,
+        )
+        report = executor.run_fan_out(job)
+        for o in report.outcomes:
+            self.branches.append(self.result_dict(o))
+            self.branch_steps += o.steps
+            if not o.success and not o.cancelled:
+                d = self.outcome_diagnostic(o, f"branch '{o.branch}' failed: {o.error}")
+                self.branch_diagnostics.append(
+                    Diagnostic(d.code, Severity.WARNING, d.message, d.span)
+                )
+        ok = sum(1 for o in report.outcomes if o.success)
+        self.emit(
+            FanOutFinished(
+                self.now_ms(),
+                fp.source,
+                fp.fan_in,
+                ok,
+                len(report.outcomes) - ok,
+                round((time.monotonic() - start) * 1000, 3),
+            )
+        )
+        return report
+
+    def outcome_diagnostic(self, o: BranchOutcome, message: str) -> Diagnostic:
+        if o.failure is not None:
+            return Diagnostic(o.failure.code, Severity.ERROR, message, Span(*o.failure.span))
+        code = ERROR_CODES.get(o.error_type or "", "TEA604")
+        name = o.extra.get("node") or o.branch
+        node = self.wf.by_name.get(str(name))
+        span = node.name_span if node is not None else self.wf.root.span
+        return Diagnostic(code, Severity.ERROR, message, span)
+
+    def fail_fast_error(
+        self, fp: FanOutPlan, o: BranchOutcome
+    ) -> tuple[RunStatus, str | None, Diagnostic | None]:
+        message = f"branch '{o.branch}' failed: {o.error}"
+        return "failed", message, self.outcome_diagnostic(o, message)
+
+
+def _first_workflow(analysis: Analysis) -> tuple[Workflow | None, int]:
+    for i, wf in enumerate(analysis.workflows):
+        if wf is not None:
+            return wf, i
+    return None, 0
+
+
+def run_workflow(
+    source: str | Analysis,
+    *,
+    path: str = "<stdin>",
+    input: Mapping[str, Any] | None = None,
+    options: RunOptions | None = None,
+    events: EventCallback | None = None,
+    cancel: CancelToken | None = None,
+    pool: ProcessPool | None = None,
+    registry: ActionRegistry | None = None,
+) -> RunResult:
+    """Check and run a workflow; never raises on bad workflows.
+
+    ``source``: the workflow text (checked here with :func:`tea_lsp.analysis.analyze`) or an
+    existing :class:`Analysis` (its ``path`` wins over ``path``). ``input``: initial values
+    merged over ``initial_state`` (input wins). ``options``: limits and strategy overrides.
+    ``events``: a callback receiving the typed :mod:`~tea_lsp.engine.events` stream.
+    ``cancel``: a :class:`CancelToken`. ``pool``: the process pool for the ``process``
+    strategy (default: the shared warm pool). ``registry``: the action registry (default: the
+    shared one; worker processes always use the shared one).
+
+    Errors found by the checker, or features the runner refuses, return a result with status
+    ``invalid`` / ``refused`` before anything runs. A ``KeyboardInterrupt`` propagates after
+    every running branch has been stopped.
+    """
+    t0 = time.monotonic()
+    opts = options or RunOptions()
+    analysis = source if isinstance(source, Analysis) else analyze(source, path)
+    path = analysis.path
+    errors = [d for d in analysis.diagnostics if d.severity == Severity.ERROR]
+    if errors:
+        n = len(errors)
+        return RunResult(
+            ok=False,
+            status="invalid",
+            state=None,
+            error=f"the workflow has {n} error{'s' if n != 1 else ''}; nothing was run",
+            diagnostics=list(analysis.diagnostics),
+            timing_ms=(time.monotonic() - t0) * 1000,
+            path=path,
+        )
+    wf, doc_index = _first_workflow(analysis)
+    if wf is None:
+        return RunResult(
+            ok=False,
+            status="invalid",
+            state=None,
+            error="the file contains no workflow",
+            diagnostics=list(analysis.diagnostics),
+            path=path,
+        )
+    reg = registry or default_registry(opts.test_actions)
+    plan = build_plan(wf, reg, opts)
+    if plan.refusals:
+        first = plan.refusals[0]
+        return RunResult(
+            ok=False,
+            status="refused",
+            state=None,
+            error=first.message,
+            diagnostics=sorted([*analysis.diagnostics, *plan.refusals], key=Diagnostic.sort_key),
+            timing_ms=(time.monotonic() - t0) * 1000,
+            path=path,
+        )
+    state: State = json_clone(wf.initial_state)
+    merge(state, input)
+    run = _Run(analysis, wf, doc_index, plan, opts, reg, events, cancel, pool, t0)
+    run.emit(RunStarted(run.now_ms(), path, wf.name, plan.limits.strategy))
+    status: RunStatus
+    try:
+        status, error, diag = run.run(state)
+    except Exception as exc:  # a bug in tea-lsp: report it, never a traceback
+        status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        diag = Diagnostic("TEA900", Severity.ERROR, error, Span(0, 0, 0, 0))
+    steps = run.flow.steps + run.branch_steps
+    timing = (time.monotonic() - t0) * 1000
+    run.emit(RunFinished(run.now_ms(), status == "ok", status, steps, round(timing, 3), error))
+    return RunResult(
+        ok=status == "ok",
+        status=status,
+        state=state if status == "ok" else None,
+        error=error,
+        error_diagnostic=diag,
+        diagnostics=list(analysis.diagnostics),
+        branch_diagnostics=run.branch_diagnostics,
+        branches=run.branches,
+        timing_ms=timing,
+        steps=steps,
+        path=path,
+    )

@@ -1,0 +1,898 @@
+"""The sandboxed Lua 5.4 VM, shared by the checker and the runner.
+
+This is the only module that imports ``lupa`` (always ``lupa.lua54``). The runner executes node
+code with :class:`LuaVM`; the checker compiles snippets with :func:`compile_check` and lists
+their globals with :func:`global_accesses`. Both see the same sandbox, so they never disagree.
+
+Sandbox (WORKFLOW_FORMAT.md §2, §6):
+
+* no ``python`` bridge (``register_eval=False, register_builtins=False``; attribute access on
+  Python objects is refused as well);
+* removed: ``io``, ``os``, ``debug``, ``package``, ``require``, ``dofile``, ``loadfile``,
+  ``collectgarbage``, ``string.dump`` — the string metatable's ``__index`` is the same
+  ``string`` table, so ``("").dump`` is gone too;
+* ``load`` compiles text chunks only (mode ``"t"`` whatever the caller asks), with the sandbox
+  as default environment;
+* ``setmetatable`` refuses ``__gc`` metamethods: finalizers run with hooks disabled, so the
+  time limit could not stop them;
+* ``print`` writes to stderr (stdout belongs to the CLI's JSON output);
+* ``variables`` is a read-only view of a deep copy of the workflow's variables (``pairs``,
+  ``ipairs``, ``#`` and indexing work; ``next``/``rawget`` see an empty proxy);
+* time limit: a count hook (every 10,000 VM instructions) compares a wall clock against the
+  deadline and raises an uncatchable-in-effect sentinel: a ``pcall`` may catch it, but the
+  deadline has passed, so it fires again at the next tick, and ``run_node`` reports a timeout
+  whenever the deadline fired. Hooks are per coroutine, so ``coroutine.create``/``wrap`` are
+  wrapped to install the hook in every new coroutine. A single long C call (a huge
+  ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
+  the runner enforces the limit from outside by killing the worker process at timeout + grace;
+* memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`.
+
+Values: Python ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` go in as fresh Lua
+tables and values (tuples as lists, ``None`` as ``nil``, other objects as their ``str``). Lua
+tables come back as ``list`` when their keys are exactly ``1..n`` (n ≥ 1), otherwise as ``dict``
+— the empty table is ``{}`` — with non-string keys written as strings (``1`` → ``"1"``,
+``true`` → ``"true"``). Strings that are not valid UTF-8 get U+FFFD for the bad bytes. NaN and
+infinities pass through. Functions, coroutines and userdata cannot be returned; cycles and
+nesting deeper than 200 levels are refused.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import lupa.lua54 as _lupa
+
+from tea_lsp.langs import lua_bytecode, lua_scan
+
+__all__ = [
+    "REMOVED_FIELDS",
+    "REMOVED_GLOBALS",
+    "GlobalAccess",
+    "LuaError",
+    "LuaFacts",
+    "LuaMemoryError",
+    "LuaRuntimeError",
+    "LuaSyntaxError",
+    "LuaTimeout",
+    "LuaVM",
+    "compile_check",
+    "global_accesses",
+    "global_accesses_bytecode",
+    "parse_memory",
+    "sandbox_globals",
+    "snippet_facts",
+]
+
+REMOVED_GLOBALS: tuple[str, ...] = (
+    "io",
+    "os",
+    "debug",
+    "package",
+    "require",
+    "dofile",
+    "loadfile",
+    "collectgarbage",
+    "python",
+)
+"""Globals of a stock Lua/lupa runtime that the sandbox removes."""
+
+REMOVED_FIELDS: dict[str, tuple[str, ...]] = {"string": ("dump",)}
+"""Library fields the sandbox removes."""
+
+HOOK_COUNT = 10_000
+"""VM instructions between two checks of the time limit."""
+
+MAX_DEPTH = 200
+"""Deepest table nesting accepted in values going out of Lua."""
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class LuaError(Exception):
+    """A Lua failure. ``line`` is 1-based in the user's snippet (``None`` when unknown)."""
+
+    error_type: str = "LuaError"
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable across worker processes
+        return (type(self), (self.message, self.line))
+
+    def __str__(self) -> str:
+        return self.message if self.line is None else f"line {self.line}: {self.message}"
+
+
+class LuaRuntimeError(LuaError):
+    """An error raised by the code (``error()``, a bad operation, a compile error)."""
+
+    error_type = "LuaError"
+
+
+class LuaTimeout(LuaError):
+    """The code ran past its time limit."""
+
+    error_type = "TimeoutError"
+
+
+class LuaMemoryError(LuaError):
+    """The VM ran out of its memory allowance."""
+
+    error_type = "MemoryError"
+
+
+# --------------------------------------------------------------------------- sizes
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.I)
+_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_memory(value: str | int) -> int:
+    """Bytes for ``"64MB"``, ``"512KB"``, ``"1GB"``, ``"2048"`` or an int (binary units)."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid memory size '{value}'; expected a size like '64MB'")
+    if isinstance(value, int):
+        if value <= 0:
+            raise ValueError(f"invalid memory size '{value}'; expected a positive size")
+        return value
+    m = _SIZE.match(str(value))
+    if m is None or (m.group(3).lower() == "i"):
+        raise ValueError(f"invalid memory size '{value}'; expected a size like '64MB'")
+    size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+    if size <= 0:
+        raise ValueError(f"invalid memory size '{value}'; expected a positive size")
+    return size
+
+
+# --------------------------------------------------------------------------- the VM
+
+_SETUP = r"""
+local clock_py, vars, HOOK_COUNT, MAX_DEPTH = ...
+local G = _G
+local sethook, getinfo = debug.sethook, debug.getinfo
+local os_clock = os.clock
+local co_create, co_wrap = coroutine.create, coroutine.wrap
+local raw_load, xpcall, pcall, error, type, select, next = load, xpcall, pcall, error, type, select, next
+local rawget, tostring, ipairs = rawget, tostring, ipairs
+local utf8_len, string_sub, table_concat = utf8.len, string.sub, table.concat
+local math_type = math.type
+local stderr = io.stderr
+local raw_setmetatable = setmetatable
+
+-- ---------------------------------------------------------------- time limit
+local CHECK_EVERY = 0.002  -- CPU seconds between two wall-clock reads
+local deadline, next_check, timed_out, handling = nil, 0, false, false
+local TIMEOUT = raw_setmetatable({}, {
+  __tostring = function() return "lua code exceeded its time limit" end,
+  __metatable = false,
+})
+
+local function hook()
+  if deadline == nil or handling then return end
+  if not timed_out then
+    local c = os_clock()
+    if c < next_check then return end
+    next_check = c + CHECK_EVERY
+    if clock_py() < deadline then return end
+    timed_out = true
+  end
+  error(TIMEOUT, 0)
+end
+
+local function hooked(f)
+  return function(...)
+    sethook(hook, "", HOOK_COUNT)
+    return f(...)
+  end
+end
+
+do
+  local create, wrap = co_create, co_wrap
+  coroutine.create = function(f)
+    if type(f) ~= "function" then
+      error("bad argument #1 to 'create' (function expected)", 2)
+    end
+    local co = create(hooked(f))
+    return co
+  end
+  coroutine.wrap = function(f)
+    if type(f) ~= "function" then
+      error("bad argument #1 to 'wrap' (function expected)", 2)
+    end
+    local w = wrap(hooked(f))
+    return w
+  end
+end
+
+-- ---------------------------------------------------------------- removals
+for _, name in ipairs({"io", "os", "debug", "package", "require", "dofile", "loadfile",
+                       "collectgarbage", "python"}) do
+  G[name] = nil
+end
+string.dump = nil
+
+do
+  local load = raw_load
+  G.load = function(chunk, chunkname, mode, ...)
+    if select("#", ...) > 0 then
+      local f, err = load(chunk, chunkname, "t", (...))
+      return f, err
+    end
+    local f, err = load(chunk, chunkname, "t", G)
+    return f, err
+  end
+end
+
+do
+  local setmetatable = raw_setmetatable
+  G.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("'__gc' metamethods are not available in the sandbox", 2)
+    end
+    local r = setmetatable(t, mt)
+    return r
+  end
+end
+
+G.print = function(...)
+  local n = select("#", ...)
+  local parts = {}
+  for i = 1, n do parts[i] = tostring((select(i, ...))) end
+  stderr:write(table_concat(parts, "\t"), "\n")
+end
+
+-- ---------------------------------------------------------------- variables (read-only)
+local function readonly(t)
+  local proxies = {}
+  local function wrap(x)
+    if type(x) ~= "table" then return x end
+    local p = proxies[x]
+    if p then return p end
+    p = {}
+    proxies[x] = p
+    raw_setmetatable(p, {
+      __index = function(_, k) return wrap(x[k]) end,
+      __newindex = function() error("'variables' is read-only", 2) end,
+      __len = function() return #x end,
+      __pairs = function()
+        return function(_, k)
+          local nk, nv = next(x, k)
+          return nk, wrap(nv)
+        end, p, nil
+      end,
+      __metatable = false,
+    })
+    return p
+  end
+  return wrap(t)
+end
+G.variables = readonly(vars)
+
+-- ---------------------------------------------------------------- values out
+local REPLACEMENT = "\u{FFFD}"
+local function fix_string(s)
+  if utf8_len(s) then return s end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local ok, bad = utf8_len(s, i)
+    if ok then
+      out[#out + 1] = string_sub(s, i)
+      break
+    end
+    out[#out + 1] = string_sub(s, i, bad - 1)
+    out[#out + 1] = REPLACEMENT
+    i = bad + 1
+  end
+  return table_concat(out)
+end
+
+local function where(path)
+  if path == "" then return "" end
+  return " (at '" .. path .. "')"
+end
+
+local function copy(v, path, onpath, depth)
+  local t = type(v)
+  if t == "string" then return fix_string(v) end
+  if t == "number" or t == "boolean" or t == "nil" then return v end
+  if t ~= "table" then
+    error("cannot return a " .. t .. " from node" .. where(path), 0)
+  end
+  if onpath[v] then error("cannot return a table that contains itself" .. where(path), 0) end
+  if depth >= MAX_DEPTH then
+    error("cannot return tables nested deeper than " .. MAX_DEPTH .. " levels" .. where(path), 0)
+  end
+  onpath[v] = true
+  local out = {}
+  for k, x in next, v do
+    local tk = type(k)
+    local key
+    if tk == "string" then key = fix_string(k)
+    elseif tk == "number" or tk == "boolean" then key = k
+    else error("cannot return a table with a " .. tk .. " key" .. where(path), 0) end
+    local sub = tostring(key)
+    out[key] = copy(x, path == "" and sub or (path .. "." .. sub), onpath, depth + 1)
+  end
+  onpath[v] = nil
+  return out
+end
+
+local function export(v)
+  return copy(v, "", {}, 0)
+end
+
+-- ---------------------------------------------------------------- calls
+local cur_source, err_line = nil, nil
+
+local function handler(e)
+  handling = true
+  local level = 2
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then break end
+    if info.source == cur_source then
+      if info.currentline and info.currentline > 0 then err_line = info.currentline end
+      break
+    end
+    level = level + 1
+  end
+  handling = false
+  return e
+end
+
+local function invoke(fn, arg, source, dl)
+  cur_source, err_line, timed_out, handling = source, nil, false, false
+  deadline, next_check = dl, 0
+  -- Any hook makes Lua 5.4 trace every instruction (about 2x slower): only with a limit.
+  if dl then sethook(hook, "", HOOK_COUNT) else sethook() end
+  local ok, res = xpcall(fn, handler, arg)
+  local status, payload
+  if ok then
+    local ok2, out = pcall(export, res)
+    if ok2 then status, payload = "ok", out else status, payload = "export", out end
+  else
+    status, payload = "error", res
+  end
+  deadline = nil
+  handling = false
+  sethook()
+  return timed_out, err_line, status, payload
+end
+
+local function compile(code, source, prefix)
+  local f, err = raw_load(prefix .. code, source, "t", G)
+  return f, err
+end
+
+local function global_names()
+  local out = {}
+  for k in next, G do
+    if type(k) == "string" then out[#out + 1] = k end
+  end
+  return out
+end
+
+local function is_timeout(v) return v == TIMEOUT end
+
+return {
+  invoke = invoke,
+  compile = compile,
+  global_names = global_names,
+  is_timeout = is_timeout,
+}
+"""
+
+_STATE_PREFIX = "local state = ...; "
+_MEMORY_MESSAGE = "not enough memory"
+
+
+def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
+    raise AttributeError("attribute access is not available in the sandbox")
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A JSON-like copy of ``value`` that lupa turns into plain Lua data."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"state is nested deeper than {MAX_DEPTH} levels")
+    if value is None or isinstance(value, bool | str | float):
+        return value
+    if isinstance(value, int):
+        if _lupa.LUA_MININTEGER <= value <= _lupa.LUA_MAXINTEGER:
+            return value
+        return float(value)
+    if isinstance(value, Mapping):
+        return {_key(k): _plain(v, depth + 1) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v, depth + 1) for v in value]
+    return str(value)
+
+
+def _key(k: Any) -> Any:
+    if isinstance(k, str | bool):
+        return k
+    if isinstance(k, int) and _lupa.LUA_MININTEGER <= k <= _lupa.LUA_MAXINTEGER:
+        return k
+    if isinstance(k, float):
+        return k
+    return str(k)
+
+
+def _key_text(k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if isinstance(k, float) and k.is_integer():
+        return str(int(k))
+    return str(k)
+
+
+def _from_lua(value: Any, depth: int = 0) -> Any:
+    """Python data for an exported (plain, acyclic, UTF-8) Lua value."""
+    if _lupa.lua_type(value) != "table":
+        return value
+    items = list(value.items())
+    if not items:
+        return {}
+    if all(type(k) is int for k, _ in items):
+        keys = sorted(k for k, _ in items)
+        if keys[0] == 1 and keys[-1] == len(keys):
+            by_key = dict(items)
+            return [_from_lua(by_key[k], depth + 1) for k in keys]
+    return {_key_text(k): _from_lua(v, depth + 1) for k, v in items}
+
+
+def _chunk_source(chunkname: str) -> str:
+    name = re.sub(r"[\x00-\x1f]", "?", chunkname)[:48] or "node"
+    return "=" + name
+
+
+class LuaVM:
+    """One sandboxed Lua 5.4 VM. Globals persist across :meth:`run_node` calls.
+
+    ``max_memory``: bytes (``None``: no cap). ``timeout``: default seconds per
+    :meth:`run_node`/:meth:`eval` call (``None``: no limit). ``variables``: exposed read-only
+    as the ``variables`` global.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_memory: int | None = 64 * 2**20,
+        timeout: float | None = 30.0,
+        variables: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.max_memory = max_memory
+        self.timeout = timeout
+        self._compiled: dict[tuple[str, str], Any] = {}
+        self._rt: Any = _lupa.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+            max_memory=max_memory if max_memory else None,
+        )
+        try:
+            vars_table = self._rt.table_from(_plain(dict(variables or {})), recursive=True)
+            self._ctl: Any = self._rt.execute(
+                _SETUP, time.monotonic, vars_table, HOOK_COUNT, MAX_DEPTH
+            )
+        except _lupa.LuaMemoryError as exc:
+            self._rt = None
+            raise LuaMemoryError(
+                f"the Lua VM needs more memory than its limit of {max_memory} bytes to start"
+            ) from exc
+        self._invoke = self._ctl["invoke"]
+        self._compile_fn = self._ctl["compile"]
+
+    # -- lifecycle
+    def close(self) -> None:
+        """Release the VM. Further calls raise ``RuntimeError``."""
+        self._compiled.clear()
+        self._ctl = None
+        self._invoke = None
+        self._compile_fn = None
+        self._rt = None
+
+    def __enter__(self) -> LuaVM:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._rt is None
+
+    def memory_used(self) -> int:
+        """Bytes currently allocated by this VM."""
+        self._live()
+        return int(self._rt.get_memory_used())
+
+    def global_names(self) -> list[str]:
+        """Names of the VM's current globals."""
+        self._live()
+        return sorted(self._ctl["global_names"]().values())
+
+    def _live(self) -> None:
+        if self._rt is None:
+            raise RuntimeError("the Lua VM is closed")
+
+    # -- running
+    def run_node(
+        self,
+        code: str,
+        state: Mapping[str, Any],
+        *,
+        chunkname: str = "node",
+        timeout: float | None = None,
+    ) -> dict[str, Any] | None:
+        """Run ``code`` as the body of ``function(state) ... end``; return its updates.
+
+        A returned table gives a dict of updates (an array-like table gives ``{"1": ..}``),
+        ``nil`` gives ``None``, any other value ``v`` gives ``{"result": v}``. Raises
+        :class:`LuaRuntimeError`, :class:`LuaTimeout` or :class:`LuaMemoryError`; their
+        ``line`` is the user's own line in ``code``. ``timeout`` overrides the VM's default
+        for this call.
+        """
+        self._live()
+        source = _chunk_source(chunkname)
+        fn = self._compile(code, source, _STATE_PREFIX)
+        try:
+            arg = self._rt.table_from(_plain(dict(state)), recursive=True)
+        except _lupa.LuaMemoryError as exc:
+            raise LuaMemoryError(self._memory_message()) from exc
+        value = self._call(fn, arg, source, timeout)
+        if value is None:
+            return None
+        if isinstance(value, dict):
+            return value
+        if isinstance(value, list):
+            return {str(i + 1): v for i, v in enumerate(value)}
+        return {"result": value}
+
+    def eval(self, code: str) -> Any:
+        """Evaluate an expression (or run a chunk) and return its first value as Python data."""
+        self._live()
+        source = "=eval"
+        try:
+            fn = self._compile(code, source, "return ")
+        except LuaRuntimeError:
+            fn = self._compile(code, source, "")
+        return self._call(fn, None, source, None)
+
+    def _compile(self, code: str, source: str, prefix: str) -> Any:
+        key = (prefix + code, source)
+        fn = self._compiled.get(key)
+        if fn is not None:
+            return fn
+        try:
+            result = self._compile_fn(code, source, prefix)
+        except _lupa.LuaMemoryError as exc:
+            raise LuaMemoryError(self._memory_message()) from exc
+        fn, err = result if isinstance(result, tuple) else (result, None)
+        if fn is None:
+            text = str(err)
+            if text.startswith(_MEMORY_MESSAGE):
+                raise LuaMemoryError(self._memory_message())
+            message, line = _split_position(text, source)
+            raise LuaRuntimeError(f"syntax error: {message}", line)
+        if len(self._compiled) > 256:
+            self._compiled.clear()
+        self._compiled[key] = fn
+        return fn
+
+    def _call(self, fn: Any, arg: Any, source: str, timeout: float | None) -> Any:
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit if limit is not None else None
+        try:
+            timed_out, err_line, status, payload = self._invoke(fn, arg, source, deadline)
+        except _lupa.LuaMemoryError as exc:
+            raise LuaMemoryError(self._memory_message()) from exc
+        except _lupa.LuaError as exc:  # an error escaping the protected call (rare races)
+            raise LuaRuntimeError(str(exc).split("\n", 1)[0]) from exc
+        if timed_out:
+            raise LuaTimeout(f"lua code exceeded the time limit of {limit:g} s", err_line)
+        if status == "ok":
+            return _from_lua(payload)
+        if isinstance(payload, str) and payload == _MEMORY_MESSAGE:
+            raise LuaMemoryError(self._memory_message(), err_line)
+        if status == "export":
+            raise LuaRuntimeError(str(payload), None)
+        message, line = _error_message(payload, source, self._ctl)
+        raise LuaRuntimeError(message, line if line is not None else err_line)
+
+    def _memory_message(self) -> str:
+        if self.max_memory:
+            return f"lua code exceeded the memory limit of {_human(self.max_memory)}"
+        return "lua code ran out of memory"
+
+
+def _human(n: int) -> str:
+    for unit, size in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n >= size and n % size == 0:
+            return f"{n // size} {unit}"
+    return f"{n} bytes"
+
+
+def _split_position(text: str, source: str) -> tuple[str, int | None]:
+    """Strip ``<chunk>:<line>: `` of our own chunk from a Lua message."""
+    first = text.split("\nstack traceback:", 1)[0]
+    prefix = source[1:] if source.startswith("=") else source
+    m = re.match(re.escape(prefix) + r":(\d+): (.*)\Z", first, re.S)
+    if m is None:
+        return first, None
+    return m.group(2), int(m.group(1))
+
+
+def _error_message(payload: Any, source: str, ctl: Any) -> tuple[str, int | None]:
+    if isinstance(payload, str):
+        return _split_position(payload, source)
+    if isinstance(payload, bool):
+        return ("true" if payload else "false"), None
+    if isinstance(payload, int | float):
+        return str(payload), None
+    if payload is None:
+        return "nil", None
+    kind = _lupa.lua_type(payload) or type(payload).__name__
+    return f"(error object is a {kind} value)", None
+
+
+# --------------------------------------------------------------------------- checker half
+
+
+@dataclass(frozen=True, slots=True)
+class LuaSyntaxError:
+    """A compile error. ``line`` is 1-based in the snippet; ``col`` is 0-based (or unknown)."""
+
+    line: int
+    col: int | None
+    message: str
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalAccess:
+    """A read or write of a global name (``state`` included, since it is not declared).
+
+    ``field`` is the field read right after the name (``state.count``, ``state["count"]``,
+    ``os.time``, ``obj:method``); it is ``None`` when the name is used alone or when its first
+    field is assigned (``state.count = 1``).
+    """
+
+    name: str
+    line: int
+    col: int | None
+    kind: Literal["get", "set"]
+    field: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LuaFacts:
+    """What the checker knows about one compiling snippet."""
+
+    accesses: tuple[GlobalAccess, ...]
+    return_keys: frozenset[str]  # keys of literal tables the chunk returns
+    returns_opaque: bool  # some return value is not a literal table (keys unknown)
+    method: Literal["scan", "bytecode"]
+
+
+class _CompileVM(threading.local):
+    """A private compile-only runtime per thread: it never executes snippet code.
+
+    It keeps the stock ``string.dump`` (removed from the sandbox) for the bytecode lister.
+    """
+
+    CHECK_MEMORY = 512 * 2**20
+    RECYCLE_AFTER = 2000
+
+    def __init__(self) -> None:
+        self.rt: Any = None
+        self.load: Any = None
+        self.dump: Any = None
+        self.uses = 0
+
+    def get(self) -> tuple[Any, Any]:
+        if self.rt is None or self.uses >= self.RECYCLE_AFTER:
+            self.rt = _lupa.LuaRuntime(
+                encoding=None,  # bytes in and out: dumps are binary
+                register_eval=False,
+                register_builtins=False,
+                attribute_filter=_deny_attributes,
+                max_memory=self.CHECK_MEMORY,
+            )
+            self.load, self.dump = self.rt.execute("return load, string.dump")
+            self.uses = 0
+        self.uses += 1
+        return self.load, self.dump
+
+
+_COMPILER = _CompileVM()
+_SNIPPET = "snippet"
+_GOTO_LINE = re.compile(r"for <goto> at line (\d+)")
+_NEAR = re.compile(r"^(.*?)(?: near (<eof>|'(.*)'))?\Z", re.S)
+
+
+def _load(code: str) -> tuple[Any, str | None]:
+    load, _dump = _COMPILER.get()
+    try:
+        result = load(code.encode("utf-8", "surrogatepass"), b"=" + _SNIPPET.encode(), b"t")
+    except _lupa.LuaMemoryError:
+        return None, "the snippet needs too much memory to compile"
+    except _lupa.LuaError as exc:  # pragma: no cover - load reports errors as values
+        return None, str(exc)
+    fn, err = result if isinstance(result, tuple) else (result, None)
+    if fn is None:
+        if isinstance(err, bytes):
+            return None, err.decode("utf-8", "replace")
+        return None, str(err) if err is not None else "cannot compile"
+    return fn, None
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_check(code: str) -> LuaSyntaxError | None:
+    """Compile ``code`` as text (never run it); the syntax error, or ``None``."""
+    fn, err = _load(code)
+    if fn is not None:
+        return None
+    assert err is not None
+    first = err.split("\nstack traceback:", 1)[0]
+    m = re.match(re.escape(_SNIPPET) + r":(\d+): (.*)\Z", first, re.S)
+    if m is None:
+        text = first.strip()
+        if "stack overflow" in text:
+            text = "the code is nested too deeply (C stack overflow)"
+        return LuaSyntaxError(1, None, text, None)
+    line, message = int(m.group(1)), m.group(2)
+    near = _NEAR.match(message)
+    token: str | None = None
+    if near is not None and near.group(2) is not None:
+        token = "<eof>" if near.group(2) == "<eof>" else near.group(3)
+    lines = code.split("\n")
+    goto = _GOTO_LINE.search(message)
+    if goto is not None and token is None:  # reported at the block's end: point at the goto
+        line = int(goto.group(1))
+        col = _find_token(lines[line - 1], "goto") if 0 < line <= len(lines) else None
+        return LuaSyntaxError(line, col, message, token)
+    col = _token_column(code, lines, line, token, message)
+    if token == "<eof>" or (col is None and line > _end_position(lines)[0]):
+        line, col = _end_position(lines)
+    return LuaSyntaxError(line, col, message, token)
+
+
+def _end_position(lines: list[str]) -> tuple[int, int]:
+    """1-based line and 0-based column just after the snippet's last non-blank character."""
+    for i in range(len(lines) - 1, -1, -1):
+        if lines[i].strip():
+            return i + 1, len(lines[i].rstrip())
+    return 1, 0
+
+
+def _token_column(
+    code: str, lines: list[str], line: int, token: str | None, message: str
+) -> int | None:
+    if line < 1 or line > len(lines):
+        return None
+    text = lines[line - 1]
+    if token is None:
+        if "\0" in text and message.startswith("unexpected symbol"):
+            return text.index("\0")
+        return None
+    if token == "<eof>":
+        return None
+    # Where our own parser stops, when it agrees with Lua on the line and the token.
+    stop = lua_scan.error_token(code)
+    if stop is not None:
+        sline, scol = lua_scan.Lines(code).position(stop.offset)
+        if sline == line and (stop.text == token or stop.text.startswith(token[:1])):
+            if stop.text == token or token.startswith(stop.text[:1]):
+                return scol
+    found = _find_token(text, token)
+    if found is None and token[:1] in "\"'[":
+        found = _find_token(text, token[:1])
+    return found
+
+
+def _find_token(text: str, token: str) -> int | None:
+    """First occurrence of ``token`` on a line, as a whole word when it is a name."""
+    if not token:
+        return None
+    if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", token):
+        m = re.search(r"(?<![A-Za-z_0-9])" + re.escape(token) + r"(?![A-Za-z_0-9])", text)
+        return m.start() if m else None
+    idx = text.find(token)
+    return idx if idx >= 0 else None
+
+
+@functools.lru_cache(maxsize=4096)
+def snippet_facts(code: str) -> LuaFacts | None:
+    """Globals, state fields and returned keys of a snippet; ``None`` if it does not compile."""
+    if compile_check(code) is not None:
+        return None
+    try:
+        result = lua_scan.scan(code)
+    except (lua_scan.LexError, lua_scan.ParseError, RecursionError):
+        return _facts_from_bytecode(code)
+    lines = lua_scan.Lines(code)
+    accesses = []
+    for a in result.accesses:
+        line, col = lines.position(a.offset)
+        kind: Literal["get", "set"] = "set" if a.kind == "set" else "get"
+        accesses.append(GlobalAccess(a.name, line, col, kind, a.field))
+    return LuaFacts(tuple(accesses), result.return_keys, result.returns_opaque, "scan")
+
+
+def global_accesses(code: str) -> list[GlobalAccess]:
+    """Every read and write of a global name, in source order (empty if it does not compile)."""
+    facts = snippet_facts(code)
+    return list(facts.accesses) if facts is not None else []
+
+
+def global_accesses_bytecode(code: str) -> list[GlobalAccess]:
+    """The same list read from the compiled chunk's bytecode (columns found on the line)."""
+    facts = _facts_from_bytecode(code)
+    return list(facts.accesses) if facts is not None else []
+
+
+def _facts_from_bytecode(code: str) -> LuaFacts | None:
+    fn, _err = _load(code)
+    if fn is None:
+        return None
+    _load_fn, dump = _COMPILER.get()
+    try:
+        raw = lua_bytecode.dump_accesses(bytes(dump(fn, False)))
+    except (lua_bytecode.DumpError, _lupa.LuaError, UnicodeError):
+        return LuaFacts((), frozenset(), True, "bytecode")
+    return LuaFacts(_place_columns(code, raw), frozenset(), True, "bytecode")
+
+
+def _place_columns(code: str, raw: list[lua_bytecode.DumpAccess]) -> tuple[GlobalAccess, ...]:
+    """Give bytecode accesses the column of a matching name token on their line."""
+    try:
+        tokens = lua_scan.tokenize(code)
+    except lua_scan.LexError:
+        tokens = []
+    lines = lua_scan.Lines(code)
+    candidates: dict[tuple[int, str], list[tuple[int, bool]]] = {}
+    for i, tok in enumerate(tokens):
+        if tok.kind != lua_scan.NAME:
+            continue
+        prev = tokens[i - 1].text if i > 0 else ""
+        if prev in (".", ":", "::", "goto"):
+            continue
+        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
+        line, col = lines.position(tok.offset)
+        candidates.setdefault((line, tok.text), []).append((col, nxt in ("=", ",")))
+    out: list[GlobalAccess] = []
+    for a in raw:
+        cols = candidates.get((a.line, a.name), [])
+        pick: int | None = None
+        wanted = a.kind == "set"
+        for j, (col, assigned) in enumerate(cols):
+            if assigned == wanted:
+                pick = col
+                del cols[j]
+                break
+        if pick is None and cols:
+            pick = cols.pop(0)[0]
+        kind: Literal["get", "set"] = "set" if a.kind == "set" else "get"
+        out.append(GlobalAccess(a.name, a.line, pick, kind, a.field))
+    out.sort(key=lambda g: (g.line, g.col if g.col is not None else -1))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_globals() -> frozenset[str]:
+    """Names the sandbox provides, read from a real sandbox VM (``variables`` included)."""
+    vm = LuaVM(max_memory=None, timeout=None)
+    try:
+        return frozenset(vm.global_names())
+    finally:
+        vm.close()

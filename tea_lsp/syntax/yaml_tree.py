@@ -135,7 +135,12 @@ class ParsedYaml:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> Any:
+    if node.tag == _STR_TAG:  # the common case: no construction needed
+        return node.value
     try:
         value = constructor.construct_object(node, deep=True)
     except Exception:  # a bad !!int, !!binary, timestamp, ...: keep the text

@@ -171,16 +171,45 @@ CPU_BODY = """run: |
   return {{ x = x }}"""
 
 
+def _spin(n: int) -> int:
+    x = 0
+    for i in range(n):
+        x = (x + i * 7) % 1000003
+    return x
+
+
+def machine_speedup(n: int) -> float:
+    """What this machine gives right now: 4 plain CPU-bound processes, 2 vs 1 at a time."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    best = {1: float("inf"), 2: float("inf")}
+    for _ in range(3):
+        for width in (1, 2):
+            with ctx.Pool(width) as p:
+                t0 = time.perf_counter()
+                p.map(_spin, [n] * 4, chunksize=1)
+                best[width] = min(best[width], time.perf_counter() - t0)
+    return best[1] / best[2]
+
+
 def bench_speedup(pool: ProcessPool, loops: int) -> None:
     body = CPU_BODY.format(n=loops)
     names = ["c1", "c2", "c3", "c4"]
     print("3. 4 CPU-bound branches: 2 at a time vs 1 at a time")
+    m = machine_speedup(loops // 4)
+    print(
+        f"   machine now: 4 plain Python processes, 2 vs 1 at a time: {m:4.2f}x "
+        "(what the cores allow at the moment)"
+    )
     for strategy in ("process", "thread"):
         one = fan_out_workflow(names, body, max_parallel=1, strategy=strategy)
         two = fan_out_workflow(names, body, max_parallel=2, strategy=strategy)
         fan_out_ms(two, pool, strategy)  # warm up
-        t1 = min(fan_out_ms(one, pool, strategy) for _ in range(2))
-        t2 = min(fan_out_ms(two, pool, strategy) for _ in range(2))
+        t1 = t2 = float("inf")
+        for _ in range(3):  # interleaved, best of 3: the machine's load varies
+            t1 = min(t1, fan_out_ms(one, pool, strategy))
+            t2 = min(t2, fan_out_ms(two, pool, strategy))
         print(
             f"   {strategy:<7} 1 at a time {t1:7.0f} ms (baseline), 2 at a time {t2:7.0f} ms"
             f"   speedup {t1 / t2:4.2f}x (aim >= 1.8x)"
@@ -239,7 +268,8 @@ def bench_memory(pool: ProcessPool, vms: int) -> None:
         if n == 1:
             s = stats[0]
             print(
-                f"   one idle worker: RSS {mib(s['rss'])}, PSS {mib(s['pss'])}, USS {mib(s['uss'])}"
+                f"   one idle worker after a branch: RSS {mib(s['rss'])}, "
+                f"PSS {mib(s['pss'])}, USS {mib(s['uss'])}"
             )
         total_pss = sum(s["pss"] for s in stats)
         total_uss = sum(s["uss"] for s in stats)

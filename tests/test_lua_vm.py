@@ -93,14 +93,20 @@ def test_variables_are_read_only(vm: LuaVM) -> None:
     assert vm.eval("variables.greeting") == "hi"
     assert vm.eval("variables.nested.list[3]") == 3
     assert vm.eval("#variables.nested.list") == 3
-    assert vm.eval(
-        "(function() local n = 0 for _, v in ipairs(variables.nested.list) do n = n + v end"
-        " return n end)()"
-    ) == 6
-    assert vm.eval(
-        "(function() local k = {} for key in pairs(variables) do k[#k + 1] = key end"
-        " table.sort(k) return table.concat(k, ',') end)()"
-    ) == "greeting,nested"
+    assert (
+        vm.eval(
+            "(function() local n = 0 for _, v in ipairs(variables.nested.list) do n = n + v end"
+            " return n end)()"
+        )
+        == 6
+    )
+    assert (
+        vm.eval(
+            "(function() local k = {} for key in pairs(variables) do k[#k + 1] = key end"
+            " table.sort(k) return table.concat(k, ',') end)()"
+        )
+        == "greeting,nested"
+    )
     with pytest.raises(LuaRuntimeError) as err:
         vm.run_node("variables.nested.list[1] = 5", {})
     assert (err.value.message, err.value.line) == ("'variables' is read-only", 1)
@@ -399,7 +405,7 @@ def test_parse_memory() -> None:
     assert parse_memory(4096) == 4096
     for bad in ("", "lots", "-1MB", "0", 0, True, "12XB"):
         with pytest.raises(ValueError):
-            parse_memory(bad)  # type: ignore[arg-type]
+            parse_memory(bad)
 
 
 # ---------------------------------------------------------------- globals

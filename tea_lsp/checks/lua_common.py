@@ -63,7 +63,9 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
                 continue
             top = top_node(node)
             smap = SnippetMap.for_scalar(snippet.scalar, ctx.lines)
-            too_big = len(snippet.text) > limit or len(snippet.text.encode("utf-8", "replace")) > limit
+            too_big = (
+                len(snippet.text) > limit or len(snippet.text.encode("utf-8", "replace")) > limit
+            )
             compiles = False
             facts = None
             if not too_big:

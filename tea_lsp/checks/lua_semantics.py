@@ -218,6 +218,6 @@ def _provided_keys(wf: Workflow, entries: list[LuaEntry]) -> set[str]:
             keys.add(n.output_key)
         out = n.ymap.get("output")
         if isinstance(out, YMap):
-            keys.update(k for k in out.keys())
+            keys.update(out.keys())
     keys.add("parallel_results")
     return keys

@@ -51,7 +51,8 @@ def check(ctx: CheckContext) -> None:
         err = compile_check(entry.snippet.text)
         if err is None:  # pragma: no cover - entries record the same result
             continue
-        ctx.report("TEA301", _error_span(entry, err), f"lua syntax error: {_relined(err, entry)}")
+        message = f"lua syntax error: {_relined(err, entry)}{_comment_note(ctx, entry)}"
+        ctx.report("TEA301", _error_span(entry, err), message)
         if not entry.node.language_explicit and _parses_as_python(entry.snippet.text):
             _python_hint(ctx, entry)
 
@@ -84,6 +85,20 @@ def _error_span(entry: LuaEntry, err: LuaSyntaxError) -> Span:
         if text[err.col : err.col + len(err.token)] == err.token:
             width = len(err.token)
     return entry.span(err.line, err.col, width)
+
+
+def _comment_note(ctx: CheckContext, entry: LuaEntry) -> str:
+    """A plain scalar cut by `` #`` (a YAML comment) is a classic trap: say so."""
+    scalar = entry.snippet.scalar
+    if scalar.style != "":
+        return ""
+    rest = ctx.lines.line(scalar.span.end_line)[scalar.span.end_col :]
+    if not rest.lstrip().startswith("#") or (rest and not rest[0].isspace()):
+        return ""
+    return (
+        "; ' #' starts a YAML comment in a plain scalar, so the code stops there: quote it or "
+        "use a block scalar ('|')"
+    )
 
 
 def _relined(err: LuaSyntaxError, entry: LuaEntry) -> str:

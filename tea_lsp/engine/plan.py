@@ -86,8 +86,9 @@ class Plan:
         return self.fan_outs.get(node.name)
 
 
-def _refuse(plan: Plan, span: Span, message: str) -> None:
-    plan.refusals.append(Diagnostic("TEA607", Severity.ERROR, message, span))
+def _refuse(plan: Plan | list[Diagnostic], span: Span, message: str) -> None:
+    target = plan if isinstance(plan, list) else plan.refusals
+    target.append(Diagnostic("TEA607", Severity.ERROR, message, span))
 
 
 def _setting(settings: dict[str, Any], section: str, *keys: str) -> Any:
@@ -126,15 +127,18 @@ def entry_node(wf: Workflow) -> str | None:
     return wf.entry()
 
 
-def compute_limits(wf: Workflow, options: RunOptions, plan: Plan | None = None) -> Limits:
+def compute_limits(
+    wf: Workflow, options: RunOptions, refusals: list[Diagnostic] | None = None
+) -> Limits:
+    """The effective limits; unusable settings are appended to ``refusals`` (TEA607)."""
     from tea_lsp.langs.lua import parse_memory
 
     st = wf.settings
     strategy_raw = options.strategy or _setting(st, "parallel", "strategy") or "process"
     if strategy_raw not in STRATEGIES:
-        if plan is not None:
+        if refusals is not None:
             _refuse(
-                plan,
+                refusals,
                 _settings_span(wf, "parallel", "strategy"),
                 f"parallel strategy '{strategy_raw}' is not supported; expected 'process' or "
                 "'thread'",
@@ -162,9 +166,9 @@ def compute_limits(wf: Workflow, options: RunOptions, plan: Plan | None = None) 
             try:
                 memory = parse_memory(raw_mem)
             except (ValueError, TypeError) as exc:
-                if plan is not None:
+                if refusals is not None:
                     _refuse(
-                        plan,
+                        refusals,
                         _settings_span(wf, "lua", "max_memory"),
                         f"cannot read lua.max_memory '{raw_mem}': {exc}",
                     )
@@ -245,8 +249,6 @@ def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: boo
     out = node.ymap.get("output") or node.ymap.get("output_key")
     if isinstance(out, YSeq):
         _refuse(plan, out.span, f"node '{name}': 'output' must be a key name or a mapping")
-    if in_branch and node.fan_in:
-        pass  # a fan-in node reached inside a branch is the branch's end, checked by the graph
     for sub in (*node.steps, *node.body):
         _check_node(plan, sub, registry, in_branch)
 
@@ -315,8 +317,9 @@ def _plan_fan_out(plan: Plan, index: int, fo: FanOut) -> None:
 
 
 def build_plan(wf: Workflow, registry: ActionRegistry, options: RunOptions) -> Plan:
-    plan = Plan(workflow=wf, limits=compute_limits(wf, options), entry=entry_node(wf))
-    plan.limits = compute_limits(wf, options, plan)
+    refusals: list[Diagnostic] = []
+    limits = compute_limits(wf, options, refusals)
+    plan = Plan(workflow=wf, limits=limits, entry=entry_node(wf), refusals=refusals)
     for k, fo in enumerate(wf.fan_outs):
         _plan_fan_out(plan, k, fo)
     in_branch = {n for fp in plan.fan_outs.values() for ns in fp.branch_nodes.values() for n in ns}

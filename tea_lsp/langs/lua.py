@@ -19,13 +19,18 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
 * ``variables`` is a read-only view of a deep copy of the workflow's variables (``pairs``,
   ``ipairs``, ``#`` and indexing work; ``next``/``rawget`` see an empty proxy);
 * time limit: a count hook (every 10,000 VM instructions) compares a wall clock against the
-  deadline and raises an uncatchable-in-effect sentinel: a ``pcall`` may catch it, but the
-  deadline has passed, so it fires again at the next tick, and ``run_node`` reports a timeout
-  whenever the deadline fired. Hooks are per coroutine, so ``coroutine.create``/``wrap`` are
-  wrapped to install the hook in every new coroutine. A single long C call (a huge
+  deadline and raises a sentinel error. Once the deadline has passed the hook fires on every
+  instruction: a ``pcall`` may catch the sentinel, but the next instruction after it raises
+  again, so the timeout always reaches the top, and ``run_node`` reports a timeout whenever
+  the deadline fired. Any hook makes Lua 5.4 trace each instruction (tight loops run about
+  2x slower), so the hook is only installed while a call has a time limit. Hooks are per
+  coroutine, so ``coroutine.create``/``wrap`` are wrapped to install the hook in every new
+  coroutine. A single long C call (a huge
   ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
   the runner enforces the limit from outside by killing the worker process at timeout + grace;
-* memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`.
+* memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`. It counts
+  everything in the VM (globals, the state copy, the result) and is armed only while Lua code
+  runs inside a protected call: lupa aborts the process if a push from Python hits the cap.
 
 Values: Python ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` go in as fresh Lua
 tables and values (tuples as lists, ``None`` as ``nil``, other objects as their ``str``). Lua
@@ -156,12 +161,13 @@ def parse_memory(value: str | int) -> int:
 # --------------------------------------------------------------------------- the VM
 
 _SETUP = r"""
-local clock_py, vars, HOOK_COUNT, MAX_DEPTH = ...
+local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm = ...
 local G = _G
 local sethook, getinfo = debug.sethook, debug.getinfo
 local os_clock = os.clock
 local co_create, co_wrap = coroutine.create, coroutine.wrap
-local raw_load, xpcall, pcall, error, type, select, next = load, xpcall, pcall, error, type, select, next
+local raw_load, xpcall, pcall, error = load, xpcall, pcall, error
+local type, select, next = type, select, next
 local rawget, tostring, ipairs = rawget, tostring, ipairs
 local utf8_len, string_sub, table_concat = utf8.len, string.sub, table.concat
 local math_type = math.type
@@ -176,6 +182,8 @@ local TIMEOUT = raw_setmetatable({}, {
   __metatable = false,
 })
 
+local invoke  -- defined below; the hook never interrupts its bookkeeping
+
 local function hook()
   if deadline == nil or handling then return end
   if not timed_out then
@@ -185,12 +193,16 @@ local function hook()
     if clock_py() < deadline then return end
     timed_out = true
   end
+  if getinfo(2, "f").func == invoke then return end
+  -- From now on every instruction of this coroutine raises again: a pcall may catch the
+  -- error, but the instruction right after it fails, so the timeout always reaches the top.
+  sethook(hook, "", 1)
   error(TIMEOUT, 0)
 end
 
 local function hooked(f)
   return function(...)
-    sethook(hook, "", HOOK_COUNT)
+    sethook(hook, "", timed_out and 1 or HOOK_COUNT)
     return f(...)
   end
 end
@@ -349,11 +361,12 @@ local function handler(e)
   return e
 end
 
-local function invoke(fn, arg, source, dl)
+function invoke(fn, arg, source, dl)
   cur_source, err_line, timed_out, handling = source, nil, false, false
   deadline, next_check = dl, 0
   -- Any hook makes Lua 5.4 trace every instruction (about 2x slower): only with a limit.
   if dl then sethook(hook, "", HOOK_COUNT) else sethook() end
+  arm()
   local ok, res = xpcall(fn, handler, arg)
   local status, payload
   if ok then
@@ -365,11 +378,14 @@ local function invoke(fn, arg, source, dl)
   deadline = nil
   handling = false
   sethook()
+  disarm()
   return timed_out, err_line, status, payload
 end
 
 local function compile(code, source, prefix)
+  arm()
   local f, err = raw_load(prefix .. code, source, "t", G)
+  disarm()
   return f, err
 end
 
@@ -393,6 +409,33 @@ return {
 
 _STATE_PREFIX = "local state = ...; "
 _MEMORY_MESSAGE = "not enough memory"
+
+
+class _MemoryGate:
+    """Arms the VM's memory cap only while Lua code runs inside a protected call.
+
+    lupa aborts the whole process when an *unprotected* push (a string argument, a table
+    built by ``table_from``) hits the cap, so the cap is off while Python hands data over and
+    on while Lua code runs. It holds the runtime only until the VM is closed or dropped.
+    """
+
+    __slots__ = ("limit", "rt")
+
+    def __init__(self, rt: Any, limit: int | None) -> None:
+        self.rt = rt
+        self.limit = limit
+
+    def arm(self) -> None:
+        if self.rt is not None and self.limit:
+            self.rt.set_max_memory(self.limit)
+
+    def disarm(self) -> None:
+        if self.rt is not None and self.limit:
+            self.rt.set_max_memory(0)
+
+    def clear(self) -> None:
+        self.disarm()
+        self.rt = None
 
 
 def _deny_attributes(obj: object, name: object, is_setting: bool) -> object:
@@ -479,27 +522,37 @@ class LuaVM:
             attribute_filter=_deny_attributes,
             max_memory=max_memory if max_memory else None,
         )
-        try:
-            vars_table = self._rt.table_from(_plain(dict(variables or {})), recursive=True)
-            self._ctl: Any = self._rt.execute(
-                _SETUP, time.monotonic, vars_table, HOOK_COUNT, MAX_DEPTH
-            )
-        except _lupa.LuaMemoryError as exc:
-            self._rt = None
-            raise LuaMemoryError(
-                f"the Lua VM needs more memory than its limit of {max_memory} bytes to start"
-            ) from exc
+        self._gate = _MemoryGate(self._rt, max_memory)
+        self._gate.disarm()
+        vars_table = self._rt.table_from(_plain(dict(variables or {})), recursive=True)
+        self._ctl: Any = self._rt.execute(
+            _SETUP,
+            time.monotonic,
+            vars_table,
+            HOOK_COUNT,
+            MAX_DEPTH,
+            self._gate.arm,
+            self._gate.disarm,
+        )
         self._invoke = self._ctl["invoke"]
         self._compile_fn = self._ctl["compile"]
 
     # -- lifecycle
     def close(self) -> None:
         """Release the VM. Further calls raise ``RuntimeError``."""
+        gate = getattr(self, "_gate", None)
+        if gate is not None:
+            gate.clear()  # breaks the runtime -> Lua -> gate -> runtime cycle
         self._compiled.clear()
         self._ctl = None
         self._invoke = None
         self._compile_fn = None
         self._rt = None
+
+    def __del__(self) -> None:
+        gate = getattr(self, "_gate", None)
+        if gate is not None:
+            gate.rt = None
 
     def __enter__(self) -> LuaVM:
         return self
@@ -577,6 +630,8 @@ class LuaVM:
             result = self._compile_fn(code, source, prefix)
         except _lupa.LuaMemoryError as exc:
             raise LuaMemoryError(self._memory_message()) from exc
+        finally:
+            self._gate.disarm()
         fn, err = result if isinstance(result, tuple) else (result, None)
         if fn is None:
             text = str(err)
@@ -594,10 +649,12 @@ class LuaVM:
         deadline = time.monotonic() + limit if limit is not None else None
         try:
             timed_out, err_line, status, payload = self._invoke(fn, arg, source, deadline)
-        except _lupa.LuaMemoryError as exc:
+        except _lupa.LuaMemoryError as exc:  # at the cap while leaving the protected call
             raise LuaMemoryError(self._memory_message()) from exc
-        except _lupa.LuaError as exc:  # an error escaping the protected call (rare races)
+        except _lupa.LuaError as exc:  # pragma: no cover - errors are caught inside Lua
             raise LuaRuntimeError(str(exc).split("\n", 1)[0]) from exc
+        finally:
+            self._gate.disarm()
         if timed_out:
             raise LuaTimeout(f"lua code exceeded the time limit of {limit:g} s", err_line)
         if status == "ok":
@@ -626,10 +683,12 @@ def _split_position(text: str, source: str) -> tuple[str, int | None]:
     """Strip ``<chunk>:<line>: `` of our own chunk from a Lua message."""
     first = text.split("\nstack traceback:", 1)[0]
     prefix = source[1:] if source.startswith("=") else source
-    m = re.match(re.escape(prefix) + r":(\d+): (.*)\Z", first, re.S)
-    if m is None:
-        return first, None
-    return m.group(2), int(m.group(1))
+    pattern = re.compile(re.escape(prefix) + r":(\d+): (.*)\Z", re.S)
+    line: int | None = None
+    # Errors crossing coroutine.wrap get the position prepended once more: keep the innermost.
+    while (m := pattern.match(first)) is not None:
+        line, first = int(m.group(1)), m.group(2)
+    return first, line
 
 
 def _error_message(payload: Any, source: str, ctl: Any) -> tuple[str, int | None]:
@@ -690,7 +749,6 @@ class _CompileVM(threading.local):
     It keeps the stock ``string.dump`` (removed from the sandbox) for the bytecode lister.
     """
 
-    CHECK_MEMORY = 512 * 2**20
     RECYCLE_AFTER = 2000
 
     def __init__(self) -> None:
@@ -706,7 +764,6 @@ class _CompileVM(threading.local):
                 register_eval=False,
                 register_builtins=False,
                 attribute_filter=_deny_attributes,
-                max_memory=self.CHECK_MEMORY,
             )
             self.load, self.dump = self.rt.execute("return load, string.dump")
             self.uses = 0
@@ -721,6 +778,8 @@ _NEAR = re.compile(r"^(.*?)(?: near (<eof>|'(.*)'))?\Z", re.S)
 
 
 def _load(code: str) -> tuple[Any, str | None]:
+    """``(function, None)`` or ``(None, message)``; the function's ``string.dump`` is in
+    ``_COMPILER.dump`` until the next call (both from the same runtime)."""
     load, _dump = _COMPILER.get()
     try:
         result = load(code.encode("utf-8", "surrogatepass"), b"=" + _SNIPPET.encode(), b"t")
@@ -791,9 +850,9 @@ def _token_column(
     stop = lua_scan.error_token(code)
     if stop is not None:
         sline, scol = lua_scan.Lines(code).position(stop.offset)
-        if sline == line and (stop.text == token or stop.text.startswith(token[:1])):
-            if stop.text == token or token.startswith(stop.text[:1]):
-                return scol
+        same = stop.text == token or token.startswith(stop.text[:1])
+        if sline == line and same:
+            return scol
     found = _find_token(text, token)
     if found is None and token[:1] in "\"'[":
         found = _find_token(text, token[:1])
@@ -845,7 +904,7 @@ def _facts_from_bytecode(code: str) -> LuaFacts | None:
     fn, _err = _load(code)
     if fn is None:
         return None
-    _load_fn, dump = _COMPILER.get()
+    dump = _COMPILER.dump  # same runtime as fn (get() may recycle it on the next call)
     try:
         raw = lua_bytecode.dump_accesses(bytes(dump(fn, False)))
     except (lua_bytecode.DumpError, _lupa.LuaError, UnicodeError):

@@ -27,9 +27,9 @@ OP_SELF = 20
 OP_EXTRAARG = 82
 # Opcodes that do not write register A.
 _NO_WRITE = frozenset(
-    (10, 15, 16, 17, 18, 46, 47, 48, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66)
-    + (70, 71, 72, 78, 82)
+    (10, 15, 16, 17, 18, 46, 47, 48, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66, 70, 71)
 )
+_NO_WRITE_TOO = frozenset((72, 78, 82))
 _ABSLINEINFO = -0x80
 
 
@@ -52,6 +52,7 @@ class Proto:
     upvalues: list[Upvalue]
     protos: list[Proto]
     lines: list[int] = field(default_factory=list)
+    locvars: list[tuple[int, int]] = field(default_factory=list)  # (startpc, endpc)
     parent: Proto | None = None
 
 
@@ -123,8 +124,8 @@ def _function(r: _Reader, parent: Proto | None) -> Proto:
         absinfo[pc] = r.size()
     for _ in range(r.size()):  # local variables
         r.string()
-        r.size()
-        r.size()
+        start = r.size()
+        proto.locvars.append((start, r.size()))
     for k in range(r.size()):
         name = r.string()
         if k < len(upvalues):
@@ -204,7 +205,7 @@ def _scan_proto(proto: Proto, out: list[DumpAccess]) -> None:
             if name is not None:
                 out.append(DumpAccess(name, line, "set", None, pc))
         # Track registers holding _ENV or a constant (for the long-name forms above).
-        if op in _NO_WRITE:
+        if op in _NO_WRITE or op in _NO_WRITE_TOO:
             continue
         env_regs.discard(a)
         const_regs.pop(a, None)
@@ -222,6 +223,10 @@ def _field_after(proto: Proto, pc: int, reg: int) -> str | None:
     """The field read from register ``reg`` by the next instruction (``state.count``)."""
     if pc + 1 >= len(proto.code):
         return None
+    # Registers below the active locals hold locals: the global was just stored in one, and
+    # the next read is of that local (`local a = a; ... a.f`), not of the global.
+    if reg < sum(1 for start, end in proto.locvars if start <= pc + 1 < end):
+        return None
     ins = proto.code[pc + 1]
     op = ins & 0x7F
     b = (ins >> 16) & 0xFF
@@ -230,6 +235,12 @@ def _field_after(proto: Proto, pc: int, reg: int) -> str | None:
         return _const_str(proto, c)
     if op == OP_SELF and b == reg and (ins >> 15) & 1:
         return _const_str(proto, c)
+    if op == OP_LOADK and pc + 2 < len(proto.code):  # the key is constant number > 255
+        after = proto.code[pc + 2]
+        key_reg = (ins >> 7) & 0xFF
+        reads = after & 0x7F == OP_GETTABLE and (after >> 16) & 0xFF == reg
+        if reads and (after >> 24) & 0xFF == key_reg:
+            return _const_str(proto, ins >> 15)
     return None
 
 

@@ -19,27 +19,31 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 KEYWORDS = frozenset(
-    (
-        "and break do else elseif end false for function goto if in local nil not or repeat "
-        "return then true until while"
-    ).split()
+    {
+        *("and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto"),
+        *("if", "in", "local", "nil", "not", "or", "repeat", "return", "then", "true"),
+        *("until", "while"),
+    }
 )
 
 # Token kinds.
-NAME, KEYWORD, NUMBER, STRING, OP, EOF = "name", "kw", "num", "str", "op", "eof"
+NAME, KEYWORD, NUMBER, STRING, OP, EOF = "name", "kw", "num", "str", "op", "eof"  # = group names
 
 _TOKEN = re.compile(
     r"""
-    (?P<ws>[ \t\r\n\f\v]+)
-  | (?P<lcomment>--\[(?P<lce>=*)\[.*?\](?P=lce)\])
-  | (?P<comment>--[^\r\n]*)
-  | (?P<lstring>\[(?P<lse>=*)\[.*?\](?P=lse)\])
-  | (?P<string>"(?:[^"\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*"
-              |'(?:[^'\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*')
-  | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<number>0[xX](?:[0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?)(?:[pP][+-]?[0-9]+)?
-              |(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-  | (?P<op>\.\.\.|\.\.|::|<<|>>|//|==|~=|<=|>=|[-+*/%^\#&~|<>=(){}\[\];:,.])
+    [ \t\r\n\f\v]*
+    (?:
+      (?P<lcomment>--\[(?P<lce>=*)\[.*?\](?P=lce)\])
+    | (?P<comment>--[^\r\n]*)
+    | (?P<str>\[(?P<lse>=*)\[.*?\](?P=lse)\]
+             |"(?:[^"\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*"
+             |'(?:[^'\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*')
+    | (?P<name>[A-Za-z_][A-Za-z_0-9]*)
+    | (?P<num>0[xX](?:[0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?)(?:[pP][+-]?[0-9]+)?
+             |(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
+    | (?P<op>\.\.\.|\.\.|::|<<|>>|//|==|~=|<=|>=|[-+*/%^\#&~|<>=(){}\[\];:,.])
+    | (?P<end>\Z)
+    )
     """,
     re.S | re.X,
 )
@@ -74,11 +78,16 @@ _UNARY_PRIORITY = 12
 _BLOCK_END = frozenset(("end", "else", "elseif", "until", "<eof>"))
 
 
-@dataclass(frozen=True, slots=True)
 class Token:
-    kind: str
-    text: str
-    offset: int
+    __slots__ = ("kind", "offset", "text")
+
+    def __init__(self, kind: str, text: str, offset: int) -> None:
+        self.kind = kind
+        self.text = text
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return f"Token({self.kind!r}, {self.text!r}, {self.offset})"
 
 
 class LexError(Exception):
@@ -96,26 +105,23 @@ class ParseError(Exception):
 def tokenize(code: str) -> list[Token]:
     """Tokens of ``code`` (comments and blanks dropped), ending with an ``EOF`` token."""
     out: list[Token] = []
-    pos, n = 0, len(code)
-    match = _TOKEN.match
-    while pos < n:
-        m = match(code, pos)
-        if m is None:
+    append = out.append
+    pos = 0
+    for m in _TOKEN.finditer(code):
+        if m.start() != pos:
             raise LexError(pos)
-        kind = m.lastgroup
-        text = m.group()
-        if kind == "name":
-            out.append(Token(KEYWORD if text in KEYWORDS else NAME, text, pos))
-        elif kind == "op":
-            out.append(Token(OP, text, pos))
-        elif kind in ("string", "lstring"):
-            out.append(Token(STRING, text, pos))
-        elif kind == "number":
-            out.append(Token(NUMBER, text, pos))
-        elif kind in ("lce", "lse"):  # pragma: no cover - inner groups never end a match
-            pass
         pos = m.end()
-    out.append(Token(EOF, "<eof>", n))
+        kind = m.lastgroup
+        if kind == "name":
+            text = m.group(kind)
+            append(Token(KEYWORD if text in KEYWORDS else NAME, text, m.start(kind)))
+        elif kind == "op" or kind == "str" or kind == "num":
+            append(Token(kind, m.group(kind), m.start(kind)))
+        elif kind == "end":
+            break
+    else:  # pragma: no cover - the end alternative always matches last
+        raise LexError(pos)
+    out.append(Token(EOF, "<eof>", len(code)))
     return out
 
 

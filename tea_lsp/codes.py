@@ -349,7 +349,7 @@ _ALL: tuple[Code, ...] = (
         "`parallel_results` is read in a node that is not a fan-in.",
         "Reports reads of `state.parallel_results` outside fan-in nodes.",
         "Only fan-in nodes receive `parallel_results`.",
-        "nodes:\n  - name: a\n    run: return {n = #state.parallel_results}\n",
+        "nodes:\n  - name: a\n    run: 'return {n = #state.parallel_results}'\n",
     ),
     Code(
         "TEA307",

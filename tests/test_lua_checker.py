@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sys
 from collections.abc import Iterator
 
@@ -291,3 +292,30 @@ def test_scan_agrees_with_bytecode_on_generated_code(code: str) -> None:
     scan = sorted((a.line, a.name, a.kind, a.field or "") for a in global_accesses(code))
     dump = sorted((a.line, a.name, a.kind, a.field or "") for a in global_accesses_bytecode(code))
     assert scan == dump
+
+
+def test_mutated_snippets_never_crash() -> None:
+    """Random edits of valid snippets: a result or a diagnostic, columns inside the line."""
+    rng = random.Random(7)
+    snippets = list(_ok_fixture_snippets())
+    pieces = [*"()[]{}=.,;:'\"\\-+*/%^#~<>&|\n \t0123456789xyz_", "[[", "]]", "--[[", "[==["]
+    pieces += ["\0", "é", "end", "local", "function", "goto", "::", "...", "<const>", "return"]
+    for _ in range(400):
+        chars = list(rng.choice(snippets))
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(chars) + 1)
+            if rng.random() < 0.4 and chars:
+                del chars[min(i, len(chars) - 1)]
+            else:
+                chars.insert(i, rng.choice(pieces))
+        code = "".join(chars)
+        err = compile_check(code)
+        facts = snippet_facts(code)
+        assert (err is None) == (facts is not None)
+        if err is not None and err.col is not None:
+            rows = code.split("\n")
+            assert 1 <= err.line <= len(rows) and 0 <= err.col <= len(rows[err.line - 1])
+        if facts is not None:
+            rows = code.split("\n")
+            for a in facts.accesses:
+                assert a.col is not None and rows[a.line - 1][a.col :].startswith(a.name)

@@ -489,7 +489,9 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
         if keys[0] == 1 and keys[-1] == len(keys):
             by_key = dict(items)
             return [_from_lua(by_key[k], depth + 1) for k in keys]
-    return {_key_text(k): _from_lua(v, depth + 1) for k, v in items}
+    # Lua's table order depends on a per-VM hash seed: sort keys so results are reproducible.
+    pairs = sorted(((_key_text(k), v) for k, v in items), key=lambda kv: kv[0])
+    return {k: _from_lua(v, depth + 1) for k, v in pairs}
 
 
 def _chunk_source(chunkname: str) -> str:
@@ -793,6 +795,14 @@ def _load(code: str) -> tuple[Any, str | None]:
             return None, err.decode("utf-8", "replace")
         return None, str(err) if err is not None else "cannot compile"
     return fn, None
+
+
+def _load_in_fresh_vm(code: str) -> bool:
+    """Compile in a brand-new runtime (the alternative to the shared compile-only VM; the
+    benchmark measures both)."""
+    rt = _lupa.LuaRuntime(register_eval=False, register_builtins=False)
+    result = rt.execute("return load")(code, "=" + _SNIPPET, "t")
+    return (result[0] if isinstance(result, tuple) else result) is not None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textwrap import dedent
 
 from tea_lsp.analysis import analyze
-from tea_lsp.checks.jinja_templates import lua_returned_keys
+from tea_lsp.checks.lua_common import lua_returned_keys
 from tea_lsp.config import Config
 
 PATH = "t.yaml"
@@ -245,3 +245,22 @@ def test_lua_returned_keys() -> None:
     assert lua_returned_keys(code) == {"n", "s"}
     assert lua_returned_keys("return 5") == {"result"}
     assert lua_returned_keys("local t = {}") == set()
+
+
+def test_keys_returned_by_lua_nodes_count_as_provided() -> None:
+    text = """\
+        name: keys
+        state_schema: {declared: int}
+        nodes:
+          - name: a
+            run: return { a = 1, b = { c = 2 }, ["d"] = "x = y" }
+          - name: b
+            run: return 5
+          - name: c
+            uses: json.stringify
+            with: {value: "{{ [state.a, state.d, state.result, state.declared, state.c] }}"}
+        """
+    assert lines(text) == [
+        f"{PATH}:10:78: warning[TEA404] state key 'c' is not declared in state_schema and no "
+        "node provides it"
+    ]

@@ -27,14 +27,12 @@ returned by Lua (``return { k = ... }``, or ``t.k = ...`` when ``return t``) and
 
 from __future__ import annotations
 
-import re
-
 from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.lua_common import provided_state_keys
 from tea_lsp.diagnostics import Severity, Span
 from tea_lsp.langs.jinja import TemplateProblem, check_template
 from tea_lsp.model.workflow import Node, Snippet, Workflow
 from tea_lsp.syntax.embedded import SnippetMap
-from tea_lsp.syntax.yaml_tree import YMap, to_python
 
 _CODES = {
     "syntax": "TEA401",
@@ -54,7 +52,7 @@ def check(ctx: CheckContext) -> None:
     if not snippets:
         return
     scope = _Scopes(wf)
-    keys = _provided_keys(wf) if wf.state_schema is not None else None
+    keys = provided_state_keys(ctx) if wf.state_schema is not None else None
     limit = ctx.config.max_snippet_bytes
     for snip in snippets:
         smap = SnippetMap.for_scalar(snip.scalar, ctx.lines)
@@ -99,9 +97,7 @@ class _Scopes:
     """Which context names each template sees (see the module docs)."""
 
     def __init__(self, wf: Workflow) -> None:
-        self.fan_ins: set[str] = {n.name for n in wf.nodes if n.fan_in}
-        self.fan_ins.update(f.fan_in.name for f in wf.fan_outs if f.fan_in is not None)
-        self.fan_ins.update(n.dp_fan_in.name for n in wf.all_nodes() if n.dp_fan_in is not None)
+        self.fan_ins = wf.fan_in_names()
         self.edge_source: dict[int, str] = {}
         for e in wf.edges:
             for s in (e.condition, e.when):
@@ -124,7 +120,7 @@ class _Scopes:
             names.add("result")  # a goto rule's `if`
         if node is None:
             return frozenset(names)
-        if _top(node).name in self.fan_ins:
+        if node.top().name in self.fan_ins:
             names.add("parallel_results")
         cur: Node | None = node
         while cur is not None:
@@ -134,102 +130,3 @@ class _Scopes:
                 names.update((cur.item_var, cur.index_var))
             cur = cur.parent
         return frozenset(names)
-
-
-def _top(node: Node) -> Node:
-    while node.parent is not None:
-        node = node.parent
-    return node
-
-
-# ---------------------------------------------------------------- state keys nodes provide
-
-_RETURN_TABLE = re.compile(r"\breturn\s*\{")
-_RETURN_OTHER = re.compile(r"\breturn[ \t]+(?![{;]|nil\b|end\b|--)\S")
-_RETURN_NAME = re.compile(r"\breturn[ \t]+([A-Za-z_]\w*)[ \t]*(?:$|;|--|\bend\b)", re.M)
-_FIELD = re.compile(r"(?:^|[,;])\s*([A-Za-z_]\w*)\s*=(?!=)")
-_BRACKET_FIELD = re.compile(r"(?:^|[,;])\s*\[\s*(['\"])(\w+)\1\s*\]\s*=(?!=)")
-_PY_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
-
-
-def _table_fields(code: str, brace: int) -> set[str]:
-    """Keys of the table constructor whose ``{`` is at ``brace`` (top level only)."""
-    depth = 0
-    out: list[str] = []
-    i, n = brace, len(code)
-    while i < n:
-        ch = code[i]
-        if ch in "\"'":
-            j = i + 1
-            while j < n and code[j] != ch and code[j] != "\n":
-                j += 2 if code[j] == "\\" else 1
-            if depth == 1:
-                out.append(code[i : j + 1])
-            else:
-                out.append(" ")
-            i = j + 1
-            continue
-        if code.startswith("--", i):
-            eol = code.find("\n", i)
-            i = n if eol < 0 else eol
-            continue
-        if code.startswith("[[", i) or code.startswith("[=", i):
-            m = re.match(r"\[(=*)\[", code[i:])
-            if m:
-                close = code.find("]" + m.group(1) + "]", i)
-                i = n if close < 0 else close + len(m.group(0))
-                out.append(" ")
-                continue
-        if ch == "{":
-            depth += 1
-            out.append("," if depth == 1 else " ")
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                break
-            out.append(" ")
-        elif depth == 1:
-            out.append(ch)
-        i += 1
-    text = "".join(out)
-    keys = {m.group(1) for m in _FIELD.finditer(text)}
-    keys.update(m.group(2) for m in _BRACKET_FIELD.finditer(text))
-    return keys
-
-
-def lua_returned_keys(code: str) -> set[str]:
-    """State keys a Lua node's code returns, as far as a literal reading can tell."""
-    keys: set[str] = set()
-    for m in _RETURN_TABLE.finditer(code):
-        keys |= _table_fields(code, m.end() - 1)
-    for m in _RETURN_NAME.finditer(code):
-        var = re.escape(m.group(1))
-        for a in re.finditer(rf"\b{var}\s*=\s*\{{", code):
-            keys |= _table_fields(code, a.end() - 1)
-        keys.update(re.findall(rf"\b{var}\.([A-Za-z_]\w*)\s*=(?!=)", code))
-        keys.update(k for _, k in re.findall(rf"\b{var}\s*\[\s*(['\"])(\w+)\1\s*\]\s*=(?!=)", code))
-    if _RETURN_OTHER.search(code):
-        keys.add("result")  # any non-table value is stored as state.result
-    return keys
-
-
-def _provided_keys(wf: Workflow) -> frozenset[str]:
-    keys: set[str] = set(wf.state_schema or {})
-    keys.update(str(k) for k in wf.initial_state)
-    input_schema = to_python(wf.root.get("input_schema"))
-    if isinstance(input_schema, dict):
-        props = input_schema.get("properties")
-        keys.update(str(k) for k in (props if isinstance(props, dict) else input_schema))
-    for node in wf.all_nodes():
-        if node.output_key:
-            keys.add(node.output_key)
-        out = node.ymap.get("output")
-        if isinstance(out, YMap):
-            keys.update(p.key_text for p in out.pairs if p.key_text is not None)
-        if node.code is not None:
-            if node.code.kind == "lua":
-                keys |= lua_returned_keys(node.code.text)
-            elif node.code.kind == "python":
-                keys.update(_PY_KEY.findall(node.code.text))
-                keys.add("result")
-    return frozenset(keys)

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.diagnostics import Span
 from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import vm_flows
-from tea_lsp.model.workflow import Node, Snippet, Workflow
+from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
+from tea_lsp.syntax.yaml_tree import YMap, to_python
 
 _CACHE_KEY = "lua_entries"
+_KEYS_CACHE_KEY = "provided_state_keys"
+_PY_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
 
 
 @dataclass(slots=True)
@@ -41,12 +45,6 @@ class LuaEntry:
         return self.smap.span(line - 1, col, col + max(1, width))
 
 
-def top_node(node: Node) -> Node:
-    while node.parent is not None:
-        node = node.parent
-    return node
-
-
 def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
     """Every Lua snippet of the document's workflow, computed once per document."""
     cached = ctx.cache.get(_CACHE_KEY)
@@ -61,7 +59,7 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
             snippet = node.code
             if snippet is None or snippet.kind != "lua":
                 continue
-            top = top_node(node)
+            top = node.top()
             smap = SnippetMap.for_scalar(snippet.scalar, ctx.lines)
             too_big = (
                 len(snippet.text) > limit or len(snippet.text.encode("utf-8", "replace")) > limit
@@ -80,14 +78,6 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
     return list(out)
 
 
-def fan_in_names(wf: Workflow) -> set[str]:
-    """Nodes that receive ``parallel_results``."""
-    names = {n.name for n in wf.all_nodes() if n.fan_in}
-    names.update(fo.fan_in.name for fo in wf.fan_outs if fo.fan_in is not None)
-    names.update(n.dp_fan_in.name for n in wf.all_nodes() if n.dp_fan_in is not None)
-    return names
-
-
 def is_fan_in(node: Node, names: set[str]) -> bool:
     cur: Node | None = node
     while cur is not None:
@@ -95,6 +85,114 @@ def is_fan_in(node: Node, names: set[str]) -> bool:
             return True
         cur = cur.parent
     return False
+
+
+_RETURN_TABLE = re.compile(r"\breturn\s*\{")
+_RETURN_OTHER = re.compile(r"\breturn[ \t]+(?![{;]|nil\b|end\b|--)\S")
+_RETURN_NAME = re.compile(r"\breturn[ \t]+([A-Za-z_]\w*)[ \t]*(?:$|;|--|\bend\b)", re.M)
+_FIELD = re.compile(r"(?:^|[,;])\s*([A-Za-z_]\w*)\s*=(?!=)")
+_BRACKET_FIELD = re.compile(r"(?:^|[,;])\s*\[\s*(['\"])(\w+)\1\s*\]\s*=(?!=)")
+
+
+def _table_fields(code: str, brace: int) -> set[str]:
+    """Keys of the table constructor whose ``{`` is at ``brace`` (top level only)."""
+    depth = 0
+    out: list[str] = []
+    i, n = brace, len(code)
+    while i < n:
+        ch = code[i]
+        if ch in "\"'":
+            j = i + 1
+            while j < n and code[j] != ch and code[j] != "\n":
+                j += 2 if code[j] == "\\" else 1
+            if depth == 1:
+                out.append(code[i : j + 1])
+            else:
+                out.append(" ")
+            i = j + 1
+            continue
+        if code.startswith("--", i):
+            eol = code.find("\n", i)
+            i = n if eol < 0 else eol
+            continue
+        if code.startswith("[[", i) or code.startswith("[=", i):
+            m = re.match(r"\[(=*)\[", code[i:])
+            if m:
+                close = code.find("]" + m.group(1) + "]", i)
+                i = n if close < 0 else close + len(m.group(0))
+                out.append(" ")
+                continue
+        if ch == "{":
+            depth += 1
+            out.append("," if depth == 1 else " ")
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                break
+            out.append(" ")
+        elif depth == 1:
+            out.append(ch)
+        i += 1
+    text = "".join(out)
+    keys = {m.group(1) for m in _FIELD.finditer(text)}
+    keys.update(m.group(2) for m in _BRACKET_FIELD.finditer(text))
+    return keys
+
+
+@lru_cache(maxsize=4096)
+def lua_returned_keys(code: str) -> frozenset[str]:
+    """State keys a Lua node's code returns, as far as a literal reading can tell."""
+    keys: set[str] = set()
+    for m in _RETURN_TABLE.finditer(code):
+        keys |= _table_fields(code, m.end() - 1)
+    for m in _RETURN_NAME.finditer(code):
+        var = re.escape(m.group(1))
+        for a in re.finditer(rf"\b{var}\s*=\s*\{{", code):
+            keys |= _table_fields(code, a.end() - 1)
+        keys.update(re.findall(rf"\b{var}\.([A-Za-z_]\w*)\s*=(?!=)", code))
+        keys.update(k for _, k in re.findall(rf"\b{var}\s*\[\s*(['\"])(\w+)\1\s*\]\s*=(?!=)", code))
+    if _RETURN_OTHER.search(code):
+        keys.add("result")  # any non-table value is stored as state.result
+    return frozenset(keys)
+
+
+def provided_state_keys(ctx: CheckContext) -> frozenset[str]:
+    """State keys something declares or produces, computed once per document.
+
+    ``state_schema``, ``initial_state``, ``input_schema`` properties, ``output``/``output_key``
+    of nodes, keys of literal tables returned by Lua nodes (``result`` when a node returns
+    something else), keys of Python dict literals. ``parallel_results`` is not included: it
+    exists only at fan-ins, and each caller adds it where it applies.
+    """
+    cached = ctx.cache.get(_KEYS_CACHE_KEY)
+    if cached is not None:
+        return frozenset(cached)
+    wf = ctx.workflow
+    keys: set[str] = set()
+    if wf is not None:
+        keys.update(wf.state_schema or {})
+        keys.update(str(k) for k in wf.initial_state)
+        input_schema = to_python(wf.root.get("input_schema"))
+        if isinstance(input_schema, dict):
+            props = input_schema.get("properties")
+            keys.update(str(k) for k in (props if isinstance(props, dict) else input_schema))
+        for e in lua_entries(ctx):
+            if e.facts is not None:
+                keys.update(e.facts.return_keys)
+                if e.facts.returns_opaque:  # e.g. `local out = {}; out.x = 1; return out`
+                    keys |= lua_returned_keys(e.snippet.text)
+        for n in wf.all_nodes():
+            if n.output_key:
+                keys.add(n.output_key)
+            out = n.ymap.get("output")
+            if isinstance(out, YMap):
+                keys.update(out.keys())
+            if n.code is not None and n.code.kind == "python":
+                keys.update(_PY_KEY.findall(n.code.text))
+                keys.add("result")
+    result = frozenset(keys)
+    ctx.cache[_KEYS_CACHE_KEY] = result
+    return result
 
 
 def flow_label(flow: str) -> str:

@@ -15,16 +15,15 @@ from collections import defaultdict
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import (
     LuaEntry,
-    fan_in_names,
     field_span,
     flow_label,
     is_fan_in,
     lua_entries,
+    provided_state_keys,
 )
 from tea_lsp.langs.lua import REMOVED_FIELDS, REMOVED_GLOBALS, GlobalAccess, sandbox_globals
 from tea_lsp.model.routing import reachable
 from tea_lsp.model.workflow import Workflow
-from tea_lsp.syntax.yaml_tree import YMap
 from tea_lsp.util import did_you_mean
 
 _IMPLICIT = frozenset(("state", "variables"))
@@ -50,8 +49,10 @@ def check(ctx: CheckContext) -> None:
             else:
                 read_flows[a.name].add(e.flow)
     reach = _Reach(wf)
-    fan_ins = fan_in_names(wf)
-    provided = _provided_keys(wf, entries) if wf.state_schema is not None else None
+    fan_ins = wf.fan_in_names()
+    provided = (
+        provided_state_keys(ctx) | {"parallel_results"} if wf.state_schema is not None else None
+    )
     for e in entries:
         assert e.facts is not None
         warned: set[str] = set()
@@ -169,7 +170,7 @@ def _check_state_read(
     ctx: CheckContext,
     e: LuaEntry,
     a: GlobalAccess,
-    provided: set[str] | None,
+    provided: frozenset[str] | None,
     fan_ins: set[str],
 ) -> None:
     if a.field is None:
@@ -204,20 +205,3 @@ def _dynamic_parallel_vars(e: LuaEntry) -> set[str]:
             out.update((cur.item_var, cur.index_var))
         cur = cur.parent
     return out
-
-
-def _provided_keys(wf: Workflow, entries: list[LuaEntry]) -> set[str]:
-    """State keys something declares or produces (schema, initial state, node outputs)."""
-    keys: set[str] = set(wf.state_schema or {})
-    keys.update(str(k) for k in wf.initial_state)
-    for e in entries:
-        if e.facts is not None:
-            keys.update(e.facts.return_keys)
-    for n in wf.all_nodes():
-        if n.output_key:
-            keys.add(n.output_key)
-        out = n.ymap.get("output")
-        if isinstance(out, YMap):
-            keys.update(out.keys())
-    keys.add("parallel_results")
-    return keys

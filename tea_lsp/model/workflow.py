@@ -81,6 +81,13 @@ class Node:
     def is_lua(self) -> bool:
         return self.language == "lua"
 
+    def top(self) -> Node:
+        """The top-level node this (sub-)node belongs to; sub-nodes share its Lua VM."""
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
     def walk(self) -> list[Node]:
         """This node and all its sub-nodes (steps, loop bodies)."""
         out = [self]
@@ -177,6 +184,13 @@ class Workflow:
         if self._positions is None or self._positions[0] != key:
             self._positions = (key, {id(n): i for i, n in enumerate(self.nodes)})
         return self._positions[1].get(id(node), -1)
+
+    def fan_in_names(self) -> set[str]:
+        """Nodes that receive ``parallel_results``: marked ``fan_in: true`` or joining a fan-out."""
+        names = {n.name for n in self.all_nodes() if n.fan_in}
+        names.update(fo.fan_in.name for fo in self.fan_outs if fo.fan_in is not None)
+        names.update(n.dp_fan_in.name for n in self.all_nodes() if n.dp_fan_in is not None)
+        return names
 
     def edges_from(self, name: str) -> list[Edge]:
         key = (id(self.edges), len(self.edges))

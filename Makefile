@@ -45,7 +45,7 @@ pytest: $(STAMP) ## Run the Python test suite
 
 include editors/vscode/Makefile.fragment
 
-test: lint types pytest vscode-test vsix ## Lint, types, the whole test suite (Python, Neovim, VS Code), package the .vsix
+test: lint types vscode-test vsix pytest ## Lint, types, VS Code extension build+tests+package, then the whole Python suite (incl. Neovim)
 
 bench: $(STAMP) ## Run every benchmark (prints ratios against in-run baselines)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -421,3 +421,13 @@ def test_error_handlers_naming_nodes_count_as_routes() -> None:
             goto: __end__
         """
     assert codes(text) == []
+
+
+def test_unknown_node_carries_a_did_you_mean_fix_keeping_quotes() -> None:
+    from tea_lsp.analysis import analyze
+    from tea_lsp.diagnostics import Fix, Span, TextEdit
+
+    text = 'name: x\nnodes:\n  - name: start\n    goto: "finsh"\n  - name: finish\n'
+    [d] = analyze(text, "t.yaml").diagnostics
+    assert d.code == "TEA201"
+    assert d.fix == Fix("Replace with 'finish'", (TextEdit(Span(3, 10, 3, 17), '"finish"'),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.spans import first_line_span
+from tea_lsp.diagnostics import Fix, TextEdit
 from tea_lsp.model.workflow import END, START, Ref, Workflow
 from tea_lsp.util import suggest
 
@@ -12,6 +13,15 @@ from tea_lsp.util import suggest
 _START_ROLES = frozenset({"from"})
 _END_ROLES = frozenset({"to", "goto", "targets"})
 _LIST_LIMIT = 8
+
+
+def _candidates(ref: Ref, names: list[str]) -> list[str]:
+    candidates = list(names)
+    if ref.role in _START_ROLES:
+        candidates.append(START)
+    if ref.role in _END_ROLES:
+        candidates.append(END)
+    return candidates
 
 
 def _message(ref: Ref, names: list[str]) -> str | None:
@@ -23,11 +33,7 @@ def _message(ref: Ref, names: list[str]) -> str | None:
         if ref.role in _END_ROLES:
             return None
         return f"'__end__' is the virtual exit and cannot be used in '{ref.role}'"
-    candidates = list(names)
-    if ref.role in _START_ROLES:
-        candidates.append(START)
-    if ref.role in _END_ROLES:
-        candidates.append(END)
+    candidates = _candidates(ref, names)
     message = f"unknown node '{ref.name}' in '{ref.role}'"
     best = suggest(ref.name, candidates)
     if best is not None:
@@ -56,5 +62,19 @@ def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
         return
+    names = [n for n in wf.by_name if n not in (START, END)]
     for ref, message in unresolved(wf):
-        ctx.report("TEA201", first_line_span(ref.span, ctx.lines), message)
+        span = first_line_span(ref.span, ctx.lines)
+        best = suggest(ref.name, _candidates(ref, names))
+        fix = None
+        if best is not None and ref.span.start_line == ref.span.end_line:
+            fix = Fix(f"Replace with '{best}'", (TextEdit(ref.span, _requote(ctx, ref, best)),))
+        ctx.report("TEA201", span, message, fix=fix)
+
+
+def _requote(ctx: CheckContext, ref: Ref, name: str) -> str:
+    """``name`` written with the same quotes as the reference it replaces."""
+    src = ctx.lines.line(ref.span.start_line)[ref.span.start_col : ref.span.end_col]
+    if len(src) >= 2 and src[0] == src[-1] and src[0] in "'\"":
+        return src[0] + name + src[0]
+    return name

@@ -142,7 +142,7 @@ _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 
 def parse_memory(value: str | int) -> int:
-    """Bytes for ``"64MB"``, ``"512KB"``, ``"1GB"``, ``"2048"`` or an int (binary units)."""
+    """Bytes for ``"64MB"``, ``"512KiB"``, ``"1GB"``, ``"2048"`` or an int (binary units)."""
     if isinstance(value, bool):
         raise ValueError(f"invalid memory size '{value}'; expected a size like '64MB'")
     if isinstance(value, int):
@@ -150,7 +150,7 @@ def parse_memory(value: str | int) -> int:
             raise ValueError(f"invalid memory size '{value}'; expected a positive size")
         return value
     m = _SIZE.match(str(value))
-    if m is None or (m.group(3).lower() == "i"):
+    if m is None:
         raise ValueError(f"invalid memory size '{value}'; expected a size like '64MB'")
     size = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
     if size <= 0:

@@ -9,18 +9,16 @@ default is used and a warning says which value was rejected and why.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tea_lsp.config import ConfigError, normalize_codes
+from tea_lsp.langs.lua import parse_memory
 from tea_lsp.util import did_you_mean
 
 DEFAULT_FILES = ("**/*.tea.yaml", "**/*.tea.yml")
 STRATEGIES = ("process", "thread")
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmg]?)(i?b)?\s*$", re.IGNORECASE)
-_UNIT = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 # Keys read by editor extensions themselves, not by the server: accepted silently.
 _CLIENT_ONLY = ("trace", "server")
@@ -48,19 +46,14 @@ class Settings:
 
 def parse_size(value: object) -> int | None:
     """``64MB``, ``512KiB``, ``1g`` or a number of bytes → bytes; ``None`` when invalid."""
-    if isinstance(value, bool):
+    if isinstance(value, float) and math.isfinite(value) and value >= 1:
+        value = int(value)
+    if not isinstance(value, int | str):
         return None
-    if isinstance(value, int):
-        return value if value > 0 else None
-    if isinstance(value, float):
-        return int(value) if value >= 1 and math.isfinite(value) else None
-    if not isinstance(value, str):
+    try:
+        return parse_memory(value)
+    except ValueError:
         return None
-    m = _SIZE.match(value)
-    if m is None:
-        return None
-    size = int(float(m.group(1)) * _UNIT[m.group(2).lower()])
-    return size if size > 0 else None
 
 
 def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -234,3 +234,13 @@ def test_reanalysis_recompiles_only_the_edited_snippet() -> None:
     analyze(edited, "t.yaml")
     after = lua.compile_check.cache_info()
     assert after.misses - before.misses == 1
+
+
+def test_undefined_global_carries_a_did_you_mean_fix() -> None:
+    from tea_lsp.analysis import analyze
+    from tea_lsp.diagnostics import Fix, Span, TextEdit
+
+    text = "name: x\nnodes:\n  - name: start\n    run: |\n      return { n = stat.count }\n"
+    [d] = analyze(text, "t.yaml").diagnostics
+    assert (d.code, d.message) == ("TEA302", "undefined global 'stat'; did you mean 'state'?")
+    assert d.fix == Fix("Replace with 'state'", (TextEdit(Span(4, 19, 4, 23), "state"),))

@@ -21,10 +21,11 @@ from tea_lsp.checks.lua_common import (
     lua_entries,
     provided_state_keys,
 )
+from tea_lsp.diagnostics import Fix, TextEdit
 from tea_lsp.langs.lua import REMOVED_FIELDS, REMOVED_GLOBALS, GlobalAccess, sandbox_globals
 from tea_lsp.model.routing import reachable
 from tea_lsp.model.workflow import Workflow
-from tea_lsp.util import did_you_mean
+from tea_lsp.util import did_you_mean, suggest
 
 _IMPLICIT = frozenset(("state", "variables"))
 
@@ -130,7 +131,11 @@ def _check_read(
             return
     known = set(sandbox) | _IMPLICIT | set(sets[e.flow])
     known -= set(REMOVED_GLOBALS)
-    ctx.report("TEA302", span, f"undefined global '{a.name}'{did_you_mean(a.name, known)}")
+    best = suggest(a.name, known)
+    fix = None
+    if best is not None and e.smap.exact and a.col is not None:
+        fix = Fix(f"Replace with '{best}'", (TextEdit(span, best),))
+    ctx.report("TEA302", span, f"undefined global '{a.name}'{did_you_mean(a.name, known)}", fix=fix)
 
 
 def _check_removed_field(

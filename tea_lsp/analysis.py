@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from tea_lsp.checks import ALL_CHECKS
@@ -84,8 +88,41 @@ def _suppressed(
     return False
 
 
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while an analysis builds its (mostly acyclic) trees.
+
+    A 300-node workflow allocates ~100k objects; the collections they trigger made edit-time
+    latency jump from ~40 ms to 60-110 ms. Reference counting still frees everything; cycles
+    are collected once the collector is back on. Nested or concurrent analyses share one pause.
+    """
+    global _gc_depth, _gc_was_enabled
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 def analyze(text: str, path: str = "<stdin>", config: Config | None = None) -> Analysis:
     """Check one workflow file's text. Never raises on user input."""
+    with _gc_paused():
+        return _analyze(text, path, config)
+
+
+def _analyze(text: str, path: str, config: Config | None) -> Analysis:
     cfg = config or Config()
     text = normalize(text)
     parsed = parse_yaml(text)

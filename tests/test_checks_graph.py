@@ -430,4 +430,6 @@ def test_unknown_node_carries_a_did_you_mean_fix_keeping_quotes() -> None:
     text = 'name: x\nnodes:\n  - name: start\n    goto: "finsh"\n  - name: finish\n'
     [d] = analyze(text, "t.yaml").diagnostics
     assert d.code == "TEA201"
-    assert d.fix == Fix("Replace with 'finish'", (TextEdit(Span(3, 10, 3, 17), '"finish"'),))
+    assert d.fix == Fix(
+        "Replace 'finsh' with 'finish'", (TextEdit(Span(3, 10, 3, 17), '"finish"'),)
+    )

@@ -243,4 +243,4 @@ def test_undefined_global_carries_a_did_you_mean_fix() -> None:
     text = "name: x\nnodes:\n  - name: start\n    run: |\n      return { n = stat.count }\n"
     [d] = analyze(text, "t.yaml").diagnostics
     assert (d.code, d.message) == ("TEA302", "undefined global 'stat'; did you mean 'state'?")
-    assert d.fix == Fix("Replace with 'state'", (TextEdit(Span(4, 19, 4, 23), "state"),))
+    assert d.fix == Fix("Replace 'stat' with 'state'", (TextEdit(Span(4, 19, 4, 23), "state"),))

@@ -68,7 +68,10 @@ def check(ctx: CheckContext) -> None:
         best = suggest(ref.name, _candidates(ref, names))
         fix = None
         if best is not None and ref.span.start_line == ref.span.end_line:
-            fix = Fix(f"Replace with '{best}'", (TextEdit(ref.span, _requote(ctx, ref, best)),))
+            fix = Fix(
+                f"Replace '{ref.name}' with '{best}'",
+                (TextEdit(ref.span, _requote(ctx, ref, best)),),
+            )
         ctx.report("TEA201", span, message, fix=fix)
 
 

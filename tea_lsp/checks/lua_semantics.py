@@ -134,7 +134,7 @@ def _check_read(
     best = suggest(a.name, known)
     fix = None
     if best is not None and e.smap.exact and a.col is not None:
-        fix = Fix(f"Replace with '{best}'", (TextEdit(span, best),))
+        fix = Fix(f"Replace '{a.name}' with '{best}'", (TextEdit(span, best),))
     ctx.report("TEA302", span, f"undefined global '{a.name}'{did_you_mean(a.name, known)}", fix=fix)
 
 

@@ -25,10 +25,19 @@ class LineIndex:
         self.text = text
         starts = [0]
         ends: list[int] = []
-        for m in _BREAK.finditer(text):
-            ends.append(m.start())
-            starts.append(m.end())
-        ends.append(len(text))
+        if "\r" not in text:  # fast path: only \n line breaks
+            pos = 0
+            for line in text.split("\n"):
+                pos += len(line)
+                ends.append(pos)
+                pos += 1
+                starts.append(pos)
+            starts.pop()
+        else:
+            for m in _BREAK.finditer(text):
+                ends.append(m.start())
+                starts.append(m.end())
+            ends.append(len(text))
         self._starts = starts
         self._ends = ends
 

@@ -49,7 +49,8 @@ class YScalar(YNode):
         header_line: int = -1,
         block_indent: int = -1,
     ) -> None:
-        super().__init__(span, tag)
+        self.span = span
+        self.tag = tag
         self.value = value
         self.style = style
         self.header_line = header_line
@@ -162,6 +163,8 @@ class _Builder:
         return Span(s.line, s.column, e.line, e.column)
 
     def build(self, node: yaml.Node, depth: int = 0) -> YNode:
+        if type(node) is yaml.ScalarNode:  # the common case first; scalars need no alias cache
+            return self.scalar(node)
         cached = self.cache.get(id(node))
         if cached is not None:  # aliases share the anchored node
             return cached
@@ -177,26 +180,26 @@ class _Builder:
             )
             return YScalar(span, "tag:yaml.org,2002:null", None, "")
         out: YNode
-        if isinstance(node, yaml.ScalarNode):
-            out = self.scalar(node)
-        elif isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.SequenceNode):
             seq = YSeq(self.span_of(node), node.tag, [])
             self.cache[id(node)] = seq
             seq.items = [self.build(n, depth + 1) for n in node.value]
             out = seq
-        else:
-            assert isinstance(node, yaml.MappingNode)
+        elif isinstance(node, yaml.MappingNode):
             ymap = YMap(self.span_of(node), node.tag, [])
             self.cache[id(node)] = ymap
             ymap.__init__(ymap.span, node.tag, self.mapping(node, depth))  # type: ignore[misc]
             out = ymap
-        self.cache[id(node)] = out
+        else:
+            assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
+            return self.scalar(node)
         return out
 
     def scalar(self, node: yaml.ScalarNode) -> YScalar:
         style = node.style or ""
-        value = _scalar_value(node, self.constructor)
-        span = self.span_of(node)
+        value = node.value if node.tag == _STR_TAG else _scalar_value(node, self.constructor)
+        s, e = node.start_mark, node.end_mark
+        span = Span(s.line, s.column, e.line, e.column)
         if style in ("|", ">"):
             header = span.start_line
             indent = -1

@@ -430,10 +430,12 @@ async def test_code_actions(client: LanguageClient) -> None:
     # Inside a Lua block the ignore comment is a Lua comment, so the code stays valid.
     actions = await code_actions(client, uri, by_code["TEA302"])
     assert [a.title for a in actions] == [
+        "Replace 'stat' with 'state'",
         "Ignore TEA302 on this line",
         "Ignore TEA302 in this file",
     ]
-    line_edit = edits_of(actions[0].edit, uri)
+    assert edits_of(actions[0].edit, uri) == [((10, 19, 10, 23), "state")]
+    line_edit = edits_of(actions[1].edit, uri)
     assert line_edit == [((10, 31, 10, 31), "  -- # tea-lsp: ignore[TEA302]")]
     # Applying the fixes the user picked clears those diagnostics.
     text = apply(FIXABLE, line_edit)

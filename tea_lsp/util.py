@@ -26,3 +26,16 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 def quote_list(items: Iterable[str]) -> str:
     return ", ".join(f"'{i}'" for i in items)
+
+
+def show_value(value: object) -> str:
+    """A value as written in a message: strings quoted, YAML spelling for scalars."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return "a list" if isinstance(value, list) else "a mapping"

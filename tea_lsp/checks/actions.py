@@ -19,7 +19,7 @@ from tea_lsp.diagnostics import Severity
 from tea_lsp.engine.actions.registry import ActionSpec, default_registry
 from tea_lsp.model.workflow import Node
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
-from tea_lsp.util import did_you_mean, quote_list, suggest
+from tea_lsp.util import did_you_mean, quote_list, show_value, suggest
 
 # Namespaces of upstream actions that tea-lsp does not provide: valid files, not runnable here.
 UPSTREAM_NAMESPACES = frozenset(
@@ -83,22 +83,6 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, str):
-        return f"'{value}'"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"'{value}'"
-
-
 def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
     props = spec.properties
     given: set[str] = set()
@@ -156,7 +140,7 @@ def _check_type(
     expected = _expected(schema)
     if error.validator == "type" and expected is not None and not error.path:
         message = (
-            f"argument '{key}' of action '{spec.name}' expects {expected}, got {_describe(data)}"
+            f"argument '{key}' of action '{spec.name}' expects {expected}, got {show_value(data)}"
         )
     else:
         where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)

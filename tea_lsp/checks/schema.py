@@ -22,7 +22,7 @@ from tea_lsp.checks.spans import first_line_span, head_span, value_span
 from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.schema_file import load_schema
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, node_at_path, to_python
-from tea_lsp.util import quote_list, suggest
+from tea_lsp.util import quote_list, show_value, suggest
 
 Path = list[str | int]
 
@@ -111,19 +111,6 @@ def _got(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "a mapping"
-
-
-def show(value: Any) -> str:
-    """A value as written in a message: strings quoted, YAML spelling for the rest."""
-    if isinstance(value, str):
-        return f"'{value}'"
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return "a list" if isinstance(value, list) else "a mapping"
 
 
 def _or_list(words: list[str]) -> str:
@@ -341,7 +328,7 @@ class _Emitter:
             self.unknown[id(pair.key)] = None
             best = suggest(str(key), candidates)
             written = pair.key.value if isinstance(pair.key, YScalar) else key
-            shown = show(written) if isinstance(written, bool) else f"'{key}'"
+            shown = show_value(written) if isinstance(written, bool) else f"'{key}'"
             message = f"unknown key {shown} in {word}"
             fix: Fix | None = None
             if best is not None:
@@ -390,11 +377,11 @@ class _Emitter:
         expected_value = _expected(err)
         allowed = [expected_value] if err.validator == "const" else list(expected_value)
         expected = (
-            f"expected {show(allowed[0])}"
+            f"expected {show_value(allowed[0])}"
             if len(allowed) == 1
-            else f"expected one of {', '.join(show(a) for a in allowed)}"
+            else f"expected one of {', '.join(show_value(a) for a in allowed)}"
         )
-        message = f"invalid value {show(err.instance)}{_for(path)}; {expected}"
+        message = f"invalid value {show_value(err.instance)}{_for(path)}; {expected}"
         if isinstance(err.instance, str):
             best = suggest(err.instance, [a for a in allowed if isinstance(a, str)])
             if best is not None:
@@ -409,7 +396,7 @@ class _Emitter:
             self._put_value(path, _VALUE_PRIORITY["blank"], "TEA105", message)
             return
         message = (
-            f"invalid value {show(err.instance)}{_for(path)}; "
+            f"invalid value {show_value(err.instance)}{_for(path)}; "
             f"expected {_pattern_text(pattern, _schema(err))}"
         )
         self._put_value(path, _VALUE_PRIORITY["pattern"], "TEA103", message)
@@ -418,9 +405,8 @@ class _Emitter:
         path = _path(err)
         if path and path[-1] == "max_iterations" and _is_loop_node(self._parent_instance(path)):
             return  # TEA211 reports the loop bound
-        message = (
-            f"invalid value {show(err.instance)}{_for(path)}; expected {_range_text(_schema(err))}"
-        )
+        expected = _range_text(_schema(err))
+        message = f"invalid value {show_value(err.instance)}{_for(path)}; expected {expected}"
         self._put_value(path, _VALUE_PRIORITY["minimum"], "TEA103", message)
 
     def _min_items(self, err: ValidationError) -> None:

@@ -33,11 +33,12 @@ from tea_lsp import __version__
 from tea_lsp.analysis import Analysis, analyze
 from tea_lsp.config import Config, ConfigError, config_from_table, find_pyproject, load_pyproject
 from tea_lsp.diagnostics import Diagnostic
-from tea_lsp.lsp import convert
+from tea_lsp.lsp import convert, outline
 from tea_lsp.lsp.convert import Encoding
 from tea_lsp.lsp.documents import Change, Document
 from tea_lsp.lsp.selection import is_workflow, uri_to_path
 from tea_lsp.lsp.settings import Settings, parse_settings
+from tea_lsp.model.workflow import Workflow
 
 if TYPE_CHECKING:
     from tea_lsp.lsp.handlers.run import RunManager
@@ -505,6 +506,23 @@ class TeaLanguageServer(LanguageServer):
         if snap is None or snap.analysis is None:
             return None
         return snap, snap.analysis
+
+    async def name_at(
+        self, uri: str, position: types.Position
+    ) -> tuple[Snapshot, Analysis, Workflow, outline.Occurrence] | None:
+        """The node name written at ``position`` (a reference or a definition), if any."""
+        got = await self.analysis(uri)
+        if got is None:
+            return None
+        snap, analysis = got
+        line, col = convert.from_position(analysis.lines, position, self.encoding)
+        wf = outline.workflow_at(analysis, line)
+        if wf is None:
+            return None
+        occ = outline.occurrence_at(wf, analysis.lines, line, col)
+        if occ is None:
+            return None
+        return snap, analysis, wf, occ
 
     # ---- publishing
 

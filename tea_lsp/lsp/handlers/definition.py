@@ -16,18 +16,11 @@ def register(server: TeaLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(params: types.DefinitionParams) -> list[types.Location] | None:
         uri = params.text_document.uri
-        got = await server.analysis(uri)
-        if got is None:
+        found = await server.name_at(uri, params.position)
+        if found is None:
             return None
-        _, analysis = got
+        _, analysis, wf, occ = found
         lines = analysis.lines
-        line, col = convert.from_position(lines, params.position, server.encoding)
-        wf = outline.workflow_at(analysis, line)
-        if wf is None:
-            return None
-        occ = outline.occurrence_at(wf, lines, line, col)
-        if occ is None:
-            return None
         node = outline.find_node(wf, occ.name)
         if node is None:
             return None

@@ -18,16 +18,11 @@ def register(server: TeaLanguageServer) -> None:
     async def prepare_rename(
         params: types.PrepareRenameParams,
     ) -> types.PrepareRenamePlaceholder | None:
-        got = await server.analysis(params.text_document.uri)
-        if got is None:
+        found = await server.name_at(params.text_document.uri, params.position)
+        if found is None or outline.find_node(found[2], found[3].name) is None:
             return None
-        _, analysis = got
+        _, analysis, _, occ = found
         lines = analysis.lines
-        line, col = convert.from_position(lines, params.position, server.encoding)
-        wf = outline.workflow_at(analysis, line)
-        occ = outline.occurrence_at(wf, lines, line, col) if wf is not None else None
-        if wf is None or occ is None or outline.find_node(wf, occ.name) is None:
-            return None
         return types.PrepareRenamePlaceholder(
             range=convert.to_range(lines, occ.inner, server.encoding), placeholder=occ.name
         )
@@ -35,16 +30,11 @@ def register(server: TeaLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_RENAME)
     async def rename(params: types.RenameParams) -> types.WorkspaceEdit | None:
         uri = params.text_document.uri
-        got = await server.analysis(uri)
-        if got is None:
+        found = await server.name_at(uri, params.position)
+        if found is None or outline.find_node(found[2], found[3].name) is None:
             return None
-        snap, analysis = got
+        snap, analysis, wf, occ = found
         lines = analysis.lines
-        line, col = convert.from_position(lines, params.position, server.encoding)
-        wf = outline.workflow_at(analysis, line)
-        occ = outline.occurrence_at(wf, lines, line, col) if wf is not None else None
-        if wf is None or occ is None or outline.find_node(wf, occ.name) is None:
-            return None
         problem = outline.rename_problem(wf, occ.name, params.new_name)
         if problem is not None:
             raise JsonRpcInvalidParams(f"cannot rename '{occ.name}': {problem}")

@@ -503,24 +503,7 @@ class ProcessPool:
             d.finish(outcome)
 
     def _kill_overdue(self, d: _Dispatch) -> None:
-        now = time.monotonic()
-        for i, r in list(d.running.items()):
-            if r.kill_at is None or now < r.kill_at:
-                continue
-            self._discard(r.handle)
-            task = d.job.tasks[i]
-            where = f"node '{r.node}'" if r.node else f"branch '{task.branch}'"
-            d.finish(
-                d.synthetic(
-                    i,
-                    "TimeoutError",
-                    f"{where}: {_timeout_text(task, d.job)}; the worker did not return from a "
-                    "call and was killed",
-                    timeout=True,
-                    started=r.started or r.dispatched,
-                    node=r.node,
-                )
-            )
+        _finish_overdue(d, lambda r: self._discard(r.handle), "the worker", "killed")
 
     def _stop_all(self, d: _Dispatch) -> None:
         reason = d.stop_reason()
@@ -537,6 +520,28 @@ class ProcessPool:
                     node=r.node,
                 )
             )
+
+
+def _finish_overdue(d: _Dispatch, stop: Callable[[_Running], None], runner: str, fate: str) -> None:
+    """Stop every branch past its hard deadline (timeout + grace) and report it timed out."""
+    now = time.monotonic()
+    for i, r in list(d.running.items()):
+        if r.kill_at is None or now < r.kill_at:
+            continue
+        stop(r)
+        task = d.job.tasks[i]
+        where = f"node '{r.node}'" if r.node else f"branch '{task.branch}'"
+        d.finish(
+            d.synthetic(
+                i,
+                "TimeoutError",
+                f"{where}: {_timeout_text(task, d.job)}; {runner} did not return from a "
+                f"call and was {fate}",
+                timeout=True,
+                started=r.started or r.dispatched,
+                node=r.node,
+            )
+        )
 
 
 def _timeout_text(task: BranchTask, job: FanOutJob) -> str:
@@ -649,24 +654,7 @@ class ThreadExecutor:
             d.finish(payload)
 
     def _abandon_overdue(self, d: _Dispatch) -> None:
-        now = time.monotonic()
-        for i, r in list(d.running.items()):
-            if r.kill_at is None or now < r.kill_at:
-                continue
-            r.handle.set()
-            task = d.job.tasks[i]
-            where = f"node '{r.node}'" if r.node else f"branch '{task.branch}'"
-            d.finish(
-                d.synthetic(
-                    i,
-                    "TimeoutError",
-                    f"{where}: {_timeout_text(task, d.job)}; the thread did not return from a "
-                    "call and was abandoned",
-                    timeout=True,
-                    started=r.started or r.dispatched,
-                    node=r.node,
-                )
-            )
+        _finish_overdue(d, lambda r: r.handle.set(), "the thread", "abandoned")
 
 
 # ---------------------------------------------------------------- the shared pool

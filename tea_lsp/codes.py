@@ -328,7 +328,11 @@ _ALL: tuple[Code, ...] = (
         "Reports global assignments in nodes that run inside a parallel branch.",
         "Each branch has its own Lua VM: the global is invisible to other branches and to the "
         "fan-in. Return the value in the result table instead.",
-        "nodes:\n  - name: branch_a\n    run: |\n      total = 1\n",
+        "nodes:\n  - name: setup\n    run: return {}\n  - name: branch_a\n    run: |\n"
+        "      total = 1\n      return {}\n  - name: branch_b\n    run: return {}\n"
+        "  - name: join\n    run: return {}\nedges:\n"
+        "  - {from: setup, to: [branch_a, branch_b], parallel: true, fan_in: join}\n"
+        "  - {from: branch_a, to: join}\n  - {from: branch_b, to: join}\n",
     ),
     Code(
         "TEA305",

@@ -50,3 +50,18 @@ def test_every_code_has_an_err_fixture() -> None:
         seen |= set(re.findall(r"\[(TEA\d{3})\]", out.read_text(encoding="utf-8")))
     static = {c for c, info in codes.REGISTRY.items() if info.family not in ("runtime", "internal")}
     assert sorted(static - seen) == []
+
+
+def test_explain_examples_show_their_own_code() -> None:
+    """Every rule example that is a whole workflow is caught by that very rule."""
+    checked = 0
+    for info in codes.REGISTRY.values():
+        example = info.example
+        if info.family in ("runtime", "internal") or "..." in example:
+            continue
+        if not example.startswith(("nodes:", "state_schema:")):
+            continue
+        found = {d.code for d in analyze(example, "example.yaml").diagnostics}
+        assert info.code in found, (info.code, sorted(found))
+        checked += 1
+    assert checked >= 25

@@ -288,7 +288,7 @@ def test_no_matching_route_ends_the_run(tmp_path: Path) -> None:
               - name: fan
                 type: dynamic_parallel
                 items: "{{ state.xs }}"
-                action: {uses: json.stringify, with: {value: "{{ item }}"}}
+                subgraph: ./per_item.yaml
                 fan_in: join
               - name: join
                 fan_in: true
@@ -296,15 +296,15 @@ def test_no_matching_route_ends_the_run(tmp_path: Path) -> None:
             """,
             [
                 (
+                    6,
                     4,
-                    4,
-                    "node 'fan': 'dynamic_parallel' nodes are not run by the tea-lsp runner; "
-                    "use a static fan-out (parallel edges)",
+                    "node 'fan': a dynamic_parallel 'subgraph' is not run by the tea-lsp runner; "
+                    "give the work as 'steps' or an 'action'",
                 )
             ],
         ),
     ],
-    ids=["python", "interrupt", "interrupt_before", "dynamic_parallel"],
+    ids=["python", "interrupt", "interrupt_before", "dynamic_parallel_subgraph"],
 )
 def test_unsupported_features_are_refused_before_running(
     tmp_path: Path, body: str, expected: list[tuple[int, int, str]]

@@ -26,7 +26,7 @@ from tea_lsp.engine.nodes import (
     NodeError,
     RunCancelled,
 )
-from tea_lsp.engine.plan import Limits
+from tea_lsp.engine.plan import Limits, dynamic_action
 from tea_lsp.engine.state import State, json_clone
 from tea_lsp.model.build import build_workflow
 from tea_lsp.model.workflow import END, Workflow
@@ -46,6 +46,7 @@ class BranchTask:
     limits: Limits
     fan_out_deadline: float | None  # monotonic instant (same clock in every process on Linux)
     test_actions: bool
+    dynamic: str | None = None  # a dynamic_parallel node: run its item work, not routing
 
 
 @dataclass(slots=True)
@@ -102,7 +103,11 @@ def run_branch(
     *,
     in_worker: bool = False,
 ) -> BranchOutcome:
-    """Run one branch from ``task.branch`` until control reaches ``task.fan_in``."""
+    """Run one branch from ``task.branch`` until control reaches ``task.fan_in``.
+
+    For one item of a ``dynamic_parallel`` node (``task.dynamic``), run that node's ``action``
+    or its ``steps`` in order instead.
+    """
     t0 = time.monotonic()
     deadline: float | None = None
     deadline_text = "its deadline"
@@ -147,11 +152,26 @@ def run_branch(
         cancel=cancel,
         emit=emit,
         in_worker=in_worker,
+        dynamic_item=task.dynamic is not None,
     )
     flow = Flow(env)
     state: State = json_clone(task.state)
     current = task.branch
     try:
+        if task.dynamic is not None:
+            dp = wf.by_name.get(task.dynamic)
+            if dp is None:
+                return done(
+                    success=False,
+                    state=None,
+                    error=f"branch '{task.branch}': no node '{task.dynamic}'",
+                    error_type="InternalError",
+                )
+            env.item_names = (dp.item_var, dp.index_var)
+            action = dynamic_action(dp)
+            for sub in [action] if action is not None else dp.steps:
+                flow.run_node(sub, state)
+            current = task.fan_in
         while current not in (task.fan_in, END):
             node = wf.by_name.get(current)
             if node is None:

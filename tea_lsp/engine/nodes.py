@@ -97,6 +97,8 @@ class FlowEnv:
     cancel: CancelSignal | None = None
     emit: NodeEmit | None = None
     in_worker: bool = False
+    dynamic_item: bool = False  # a branch running one item of a dynamic_parallel node
+    item_names: tuple[str, ...] = ()  # its item_var / index_var: template names too
     action_extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -147,6 +149,8 @@ class Flow:
             ctx["result"] = result
         if "parallel_results" in state:
             ctx["parallel_results"] = state["parallel_results"]
+        for name in self.env.item_names:
+            ctx[name] = state.get(name)
         return ctx
 
     def _template_failure(self, node: Node, scalar: YScalar, exc: Exception) -> NodeError:
@@ -229,6 +233,8 @@ class Flow:
 
     def _execute(self, node: Node, state: State) -> Any:
         result: Any = None
+        if node.type == "dynamic_parallel" and not (self.env.dynamic_item and node.parent is None):
+            return None  # the runner fans its items out (see runner.py)
         if node.uses is not None:
             result = self._run_action(node, state)
         elif node.code is not None:

@@ -212,12 +212,7 @@ def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: boo
             "nodes run",
         )
     if node.type == "dynamic_parallel":
-        _refuse(
-            plan,
-            _key_span(node.ymap, "type"),
-            f"node '{name}': 'dynamic_parallel' nodes are not run by the tea-lsp runner; use a "
-            "static fan-out (parallel edges)",
-        )
+        _check_dynamic(plan, node, registry, in_branch)
     if node.has_interrupt:
         _refuse(
             plan,
@@ -249,8 +244,100 @@ def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: boo
     out = node.ymap.get("output") or node.ymap.get("output_key")
     if isinstance(out, YSeq):
         _refuse(plan, out.span, f"node '{name}': 'output' must be a key name or a mapping")
+    sub_in_branch = in_branch or node.type == "dynamic_parallel"  # its steps run in branches
     for sub in (*node.steps, *node.body):
-        _check_node(plan, sub, registry, in_branch)
+        _check_node(plan, sub, registry, sub_in_branch)
+
+
+def _check_dynamic(plan: Plan, node: Node, registry: ActionRegistry, in_branch: bool) -> None:
+    """What a ``dynamic_parallel`` node needs to run (TEA607 otherwise)."""
+    name = node.name
+    wf = plan.workflow
+    if "subgraph" in node.ymap:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "subgraph"),
+            f"node '{name}': a dynamic_parallel 'subgraph' is not run by the tea-lsp runner; "
+            "give the work as 'steps' or an 'action'",
+        )
+    if node.parent is not None or in_branch:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "type"),
+            f"node '{name}': a dynamic_parallel node inside another node or a parallel branch "
+            "is a nested fan-out, which the tea-lsp runner does not run",
+        )
+    if node.items is None:
+        _refuse(plan, _key_span(node.ymap, "type"), f"node '{name}': 'items' is missing")
+    fan_in = node.dp_fan_in
+    if fan_in is None:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "type"),
+            f"node '{name}': a dynamic_parallel node needs a 'fan_in' node to join its items",
+        )
+    elif fan_in.name in (START, END) or fan_in.name not in wf.by_name:
+        _refuse(plan, fan_in.span, f"node '{name}': fan-in '{fan_in.name}' is not a node")
+    action = dynamic_action(node)
+    if action is None and not node.steps and "subgraph" not in node.ymap:
+        _refuse(
+            plan,
+            _key_span(node.ymap, "type"),
+            f"node '{name}': a dynamic_parallel node needs 'steps' or an 'action' to run per item",
+        )
+    if action is not None and action is not node:
+        if action.uses is None:
+            _refuse(plan, action.ymap.span, f"node '{name}': 'action' names no action ('uses')")
+        elif action.uses not in registry:
+            _refuse(
+                plan,
+                action.uses_span or node.name_span,
+                f"node '{name}': action '{action.uses}' is not available in the tea-lsp runner",
+            )
+
+
+def dynamic_action(node: Node) -> Node | None:
+    """The action a ``dynamic_parallel`` node runs per item, as a node; ``None``: its steps.
+
+    ``action: name`` (with the node's own ``with:``/``output``) runs the node itself;
+    ``action: {uses, with, output}`` runs a node built from that mapping.
+    """
+    if node.uses is not None:
+        return node
+    spec = node.ymap.get("action")
+    if not isinstance(spec, YMap):
+        return None
+    uses = spec.get("uses") or spec.get("action")
+    name = uses.value if isinstance(uses, YScalar) and isinstance(uses.value, str) else None
+    with_args = spec.get("with")
+    return Node(
+        name=node.name,
+        name_span=node.name_span,
+        ymap=spec,
+        index=0,
+        parent=node,
+        uses=name,
+        uses_span=uses.span if uses is not None else _key_span(node.ymap, "action"),
+        with_args=with_args if isinstance(with_args, YMap) else None,
+    )
+
+
+def dynamic_max_parallel(node: Node, limits: Limits) -> int:
+    """Concurrent items of a ``dynamic_parallel`` node: ``max_concurrency``, else the limit."""
+    raw = node.ymap.get("max_concurrency")
+    if isinstance(raw, YScalar):
+        v = raw.value
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 1:
+            return v
+    return limits.max_parallel
+
+
+def dynamic_fail_fast(node: Node, limits: Limits) -> bool:
+    """``fail_fast`` of a ``dynamic_parallel`` node, else the run's."""
+    raw = node.ymap.get("fail_fast")
+    if isinstance(raw, YScalar) and isinstance(raw.value, bool):
+        return raw.value
+    return limits.fail_fast
 
 
 def _check_edges(plan: Plan) -> None:

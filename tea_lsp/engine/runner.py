@@ -1,7 +1,12 @@
-"""``run_workflow``: check, plan, then run a workflow's main flow and its fan-outs."""
+"""``run_workflow``: check, plan, then run a workflow's main flow and its fan-outs.
+
+Static fan-outs (parallel edges) and ``dynamic_parallel`` nodes (one branch per item) run on
+the same executor and join the same way: the fan-in receives ``state.parallel_results``.
+"""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Mapping
@@ -33,10 +38,17 @@ from tea_lsp.engine.executors import (
     ThreadExecutor,
     default_pool,
 )
-from tea_lsp.engine.nodes import Flow, FlowEnv, NodeError, NodeEvent, RunCancelled
-from tea_lsp.engine.plan import FanOutPlan, Plan, RunOptions, build_plan
+from tea_lsp.engine.nodes import Flow, FlowEnv, NodeError, NodeEvent, RunCancelled, failure
+from tea_lsp.engine.plan import (
+    FanOutPlan,
+    Plan,
+    RunOptions,
+    build_plan,
+    dynamic_fail_fast,
+    dynamic_max_parallel,
+)
 from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
-from tea_lsp.model.workflow import END, Workflow
+from tea_lsp.model.workflow import END, Node, Workflow
 
 RunStatus = Literal["ok", "failed", "invalid", "refused", "cancelled"]
 
@@ -89,6 +101,20 @@ class RunResult:
     timing_ms: float = 0.0
     steps: int = 0
     path: str = "<stdin>"
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a '{type(value).__name__}'"
 
 
 def _node_event(t0: float, ev: NodeEvent, branch: str | None) -> Event:
@@ -160,15 +186,21 @@ class _Run:
                     joined = False
                     if not (isinstance(result, dict) and "parallel_results" in result):
                         state.pop("parallel_results", None)
-                fp = self.plan.fan_out_at(node)
-                if fp is not None:
-                    report = self.fan_out(fp, state)
+                report: FanOutReport | None
+                if node.type == "dynamic_parallel" and node.dp_fan_in is not None:
+                    report = self.dynamic(node, state)
+                    fan_in = node.dp_fan_in.name
+                else:
+                    fp = self.plan.fan_out_at(node)
+                    report = self.fan_out(fp, state) if fp is not None else None
+                    fan_in = fp.fan_in if fp is not None else ""
+                if report is not None:
                     if report.cancelled:
                         return "cancelled", "the run was cancelled", None
                     if report.first_failure is not None:
-                        return self.fail_fast_error(fp, report.outcomes[report.first_failure])
+                        return self.fail_fast_error(report.outcomes[report.first_failure])
                     state["parallel_results"] = [self.result_dict(o) for o in report.outcomes]
-                    current = fp.fan_in
+                    current = fan_in
                     joined = True
                     continue
                 current = self.flow.next_target(node, state, result)
@@ -195,33 +227,87 @@ class _Run:
         )
 
     def fan_out(self, fp: FanOutPlan, state: State) -> FanOutReport:
+        snapshot = json_clone(state)
+        limits = self.plan.limits
+        return self.run_branches(
+            fp.source,
+            fp.fan_in,
+            fp.branches,
+            [snapshot] * len(fp.branches),
+            None,
+            limits.max_parallel,
+            limits.fail_fast,
+        )
+
+    def dynamic(self, node: Node, state: State) -> FanOutReport:
+        """Fan a ``dynamic_parallel`` node out: one branch per item of ``items``."""
+        assert node.items is not None and node.dp_fan_in is not None
+        items = self.flow.expression(node, node.items, self.flow.context(state))
+        if not isinstance(items, list):
+            shown = json.dumps(items, ensure_ascii=False)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise failure(
+                node.name,
+                "TemplateError",
+                f"'items' must evaluate to a list, got {_json_kind(items)} '{shown}'",
+                node.items.scalar.span,
+            )
+        snapshot = json_clone(state)
+        states: list[State] = []
+        for k, item in enumerate(items):
+            st = dict(snapshot)
+            st[node.item_var] = item
+            st[node.index_var] = k
+            states.append(st)
+        labels = [f"{node.name}[{k}]" for k in range(len(items))]
+        limits = self.plan.limits
+        return self.run_branches(
+            node.name,
+            node.dp_fan_in.name,
+            labels,
+            states,
+            node.name,
+            dynamic_max_parallel(node, limits),
+            dynamic_fail_fast(node, limits),
+        )
+
+    def run_branches(
+        self,
+        source: str,
+        fan_in: str,
+        branches: list[str],
+        states: list[State],
+        dynamic: str | None,
+        max_parallel: int,
+        fail_fast: bool,
+    ) -> FanOutReport:
         limits = self.plan.limits
         start = time.monotonic()
         deadline = start + limits.fan_out_timeout if limits.fan_out_timeout is not None else None
-        snapshot = json_clone(state)
         tasks = [
             BranchTask(
                 text=self.analysis.text,
                 path=self.analysis.path,
                 doc_index=self.doc_index,
                 branch=b,
-                fan_in=fp.fan_in,
+                fan_in=fan_in,
                 index=k,
-                state=snapshot,
+                state=states[k],
                 limits=limits,
                 fan_out_deadline=deadline,
                 test_actions=self.test_actions,
+                dynamic=dynamic,
             )
-            for k, b in enumerate(fp.branches)
+            for k, b in enumerate(branches)
         ]
-        self.emit(FanOutStarted(self.now_ms(), fp.source, fp.fan_in, tuple(fp.branches)))
+        self.emit(FanOutStarted(self.now_ms(), source, fan_in, tuple(branches)))
 
         def on_event(ev: ExecEvent) -> None:
             kind, i, payload, extra = ev
-            branch = fp.branches[i]
+            branch = branches[i]
             if kind == "started":
                 t_ms = (float(payload) - self.t0) * 1000
-                self.emit(BranchStarted(t_ms, branch, fp.fan_in, i, extra))
+                self.emit(BranchStarted(t_ms, branch, fan_in, i, extra))
             elif kind == "node":
                 self.emit(_node_event(self.t0, payload, branch))
             elif kind == "finished":
@@ -230,7 +316,7 @@ class _Run:
                     BranchFinished(
                         self.now_ms(),
                         branch,
-                        fp.fan_in,
+                        fan_in,
                         i,
                         o.success,
                         round(o.timing_ms, 3),
@@ -247,8 +333,8 @@ class _Run:
             executor = self.pool if self.pool is not None else default_pool()
         job = FanOutJob(
             tasks=tasks,
-            max_parallel=limits.max_parallel,
-            fail_fast=limits.fail_fast,
+            max_parallel=max_parallel,
+            fail_fast=fail_fast,
             fan_out_deadline=deadline,
             kill_grace=limits.kill_grace,
             on_event=on_event if self.events is not None else None,
@@ -267,8 +353,8 @@ class _Run:
         self.emit(
             FanOutFinished(
                 self.now_ms(),
-                fp.source,
-                fp.fan_in,
+                source,
+                fan_in,
                 ok,
                 len(report.outcomes) - ok,
                 round((time.monotonic() - start) * 1000, 3),
@@ -280,14 +366,14 @@ class _Run:
         if o.failure is not None:
             return Diagnostic(o.failure.code, Severity.ERROR, message, Span(*o.failure.span))
         code = ERROR_CODES.get(o.error_type or "", "TEA604")
-        name = o.extra.get("node") or o.branch
-        node = self.wf.by_name.get(str(name))
+        name = str(o.extra.get("node") or o.branch)
+        node = self.wf.by_name.get(name)
+        if node is None and name.endswith("]"):  # an item of a dynamic_parallel node
+            node = self.wf.by_name.get(name[: name.rfind("[")])
         span = node.name_span if node is not None else self.wf.root.span
         return Diagnostic(code, Severity.ERROR, message, span)
 
-    def fail_fast_error(
-        self, fp: FanOutPlan, o: BranchOutcome
-    ) -> tuple[RunStatus, str | None, Diagnostic | None]:
+    def fail_fast_error(self, o: BranchOutcome) -> tuple[RunStatus, str | None, Diagnostic | None]:
         message = f"branch '{o.branch}' failed: {o.error}"
         return "failed", message, self.outcome_diagnostic(o, message)
 

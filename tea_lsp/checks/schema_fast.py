@@ -9,7 +9,9 @@ invalid document: most documents are valid, and this is many times faster.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -84,6 +86,58 @@ def _equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
     return a is None and b is None
+
+
+def _freeze(x: Any) -> Hashable:
+    """A hashable key equal for equal JSON values of the same Python types, and only for those.
+
+    Every non-string value is paired with its type, so ``True``, ``1`` and ``1.0`` (equal and
+    of equal hash in Python) stay apart; a string is its own key (it equals no other key).
+    """
+    t = type(x)
+    if t is str:
+        text: str = x
+        return text
+    if t is dict:
+        return (dict, tuple([(k, _freeze(v)) for k, v in x.items()]))
+    if t is list:
+        return (list, tuple([_freeze(i) for i in x]))
+    return (t, x)
+
+
+_MEMO_SIZE = 4096
+
+
+def _memoised(pred: Predicate) -> Predicate:
+    """``pred`` with its results kept per value (bounded, least recently used first out).
+
+    Used for array items that are whole definitions (the nodes and edges of a workflow): after
+    an edit only the changed item is validated again. ``pred`` is a pure function of the value.
+    """
+    memo: OrderedDict[Hashable, bool] = OrderedDict()
+    lock = threading.Lock()
+
+    def check(x: Any) -> bool:
+        if type(x) is not dict:
+            return pred(x)
+        try:
+            key = _freeze(x)
+            hash(key)
+        except TypeError:  # not plain data: no memo
+            return pred(x)
+        with lock:
+            found = memo.get(key)
+            if found is not None:
+                memo.move_to_end(key)
+                return found
+        result = pred(x)
+        with lock:
+            memo[key] = result
+            if len(memo) > _MEMO_SIZE:
+                memo.popitem(last=False)
+        return result
+
+    return check
 
 
 class _Compiler:
@@ -186,6 +240,8 @@ class _Compiler:
         if "prefixItems" in schema:
             raise Unsupported("prefixItems")
         item = self.compile(value)
+        if isinstance(value, Mapping) and "$ref" in value:
+            item = _memoised(item)
         return lambda x: not isinstance(x, list) or all(item(i) for i in x)
 
     def kw_required(self, value: Any, schema: Mapping[str, Any]) -> Predicate:

@@ -91,6 +91,8 @@ class Node:
     def walk(self) -> list[Node]:
         """This node and all its sub-nodes (steps, loop bodies)."""
         out = [self]
+        if not self.steps and not self.body:
+            return out
         for sub in (*self.steps, *self.body):
             out.extend(sub.walk())
         return out
@@ -160,7 +162,10 @@ class Workflow:
     def all_nodes(self) -> list[Node]:
         out: list[Node] = []
         for n in self.nodes:
-            out.extend(n.walk())
+            if n.steps or n.body:
+                out.extend(n.walk())
+            else:
+                out.append(n)
         return out
 
     def snippets(self) -> list[Snippet]:

@@ -7,6 +7,8 @@ errors, duplicate keys and unsupported constructs become diagnostics.
 from __future__ import annotations
 
 import datetime
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,18 +23,34 @@ try:  # libyaml is much faster; fall back to the pure-Python loader.
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader
 
+
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_DEPTH = 200
 
 
 class YNode:
-    """Base of the positioned tree."""
+    """Base of the positioned tree.
 
-    __slots__ = ("span", "tag")
+    ``span`` is built on first use from the four numbers the parser recorded: most nodes of a
+    large file are never asked for theirs, and building every ``Span`` up front was a large
+    part of the parsing time.
+    """
+
+    __slots__ = ("_pos", "_span", "tag")
+
+    _span: Span | None
+    _pos: tuple[int, int, int, int]
 
     def __init__(self, span: Span, tag: str) -> None:
-        self.span = span
+        self._span = span
         self.tag = tag
+
+    @property
+    def span(self) -> Span:
+        s = self._span
+        if s is None:
+            s = self._span = Span(*self._pos)
+        return s
 
 
 class YScalar(YNode):
@@ -49,7 +67,7 @@ class YScalar(YNode):
         header_line: int = -1,
         block_indent: int = -1,
     ) -> None:
-        self.span = span
+        self._span = span
         self.tag = tag
         self.value = value
         self.style = style
@@ -151,19 +169,62 @@ def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConst
     return value
 
 
+_ScalarNode = yaml.ScalarNode
+_MappingNode = yaml.MappingNode
+
+
+class _ItemCache:
+    """Built mappings that are sequence items (a workflow's nodes and edges), by source text.
+
+    A mapping's tree is fully determined by the text of the lines it spans, where it starts,
+    its depth and its tag, as long as the document has no anchors (so no aliases can reach in
+    or out): after a one-character edit, every other item is taken from here instead of being
+    built again. The trees are never modified after building, so sharing them is safe.
+    Diagnostics found while building an item are kept with it and reported again on reuse.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[Any, ...], tuple[YNode, tuple[Diagnostic, ...]]]
+        self.items = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> tuple[YNode, tuple[Diagnostic, ...]] | None:
+        with self.lock:
+            found = self.items.get(key)
+            if found is not None:
+                self.items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: tuple[YNode, tuple[Diagnostic, ...]]) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+_ITEMS = _ItemCache(4096)
+
+
 class _Builder:
     def __init__(self, parsed: ParsedYaml) -> None:
         self.parsed = parsed
         self.lines = parsed.lines
         self.constructor = yaml.constructor.SafeConstructor()
         self.cache: dict[int, YNode] = {}
+        # Reusing built items is only sound without anchors (see ``_ItemCache``).
+        self.reuse = "&" not in parsed.text
 
     def span_of(self, node: yaml.Node) -> Span:
         s, e = node.start_mark, node.end_mark
         return Span(s.line, s.column, e.line, e.column)
 
     def build(self, node: yaml.Node, depth: int = 0) -> YNode:
-        if type(node) is yaml.ScalarNode:  # the common case first; scalars need no alias cache
+        if type(node) is _ScalarNode:  # the common case first; scalars need no alias cache
             return self.scalar(node)
         cached = self.cache.get(id(node))
         if cached is not None:  # aliases share the anchored node
@@ -179,67 +240,109 @@ class _Builder:
                 )
             )
             return YScalar(span, "tag:yaml.org,2002:null", None, "")
-        out: YNode
+        s, e = node.start_mark, node.end_mark
         if isinstance(node, yaml.SequenceNode):
-            seq = YSeq(self.span_of(node), node.tag, [])
+            seq = YSeq.__new__(YSeq)
+            seq._span = None
+            seq._pos = (s.line, s.column, e.line, e.column)
+            seq.tag = node.tag
+            seq.items = []
             self.cache[id(node)] = seq
-            seq.items = [self.build(n, depth + 1) for n in node.value]
-            out = seq
-        elif isinstance(node, yaml.MappingNode):
-            ymap = YMap(self.span_of(node), node.tag, [])
+            scalar, d1 = self.scalar, depth + 1
+            build = self.item if self.reuse else self.build
+            seq.items = [scalar(n) if type(n) is _ScalarNode else build(n, d1) for n in node.value]
+            return seq
+        if isinstance(node, yaml.MappingNode):
+            ymap = YMap.__new__(YMap)
+            ymap._span = None
+            ymap._pos = (s.line, s.column, e.line, e.column)
+            ymap.tag = node.tag
+            ymap.pairs = []
+            ymap._index = {}
             self.cache[id(node)] = ymap
-            ymap.__init__(ymap.span, node.tag, self.mapping(node, depth))  # type: ignore[misc]
-            out = ymap
-        else:
-            assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
-            return self.scalar(node)
-        return out
+            self.mapping(ymap, node, depth)
+            return ymap
+        assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
+        return self.scalar(node)
+
+    def item(self, node: yaml.Node, depth: int) -> YNode:
+        """A sequence item: a mapping is taken from ``_ITEMS`` when its text was seen before."""
+        if type(node) is not _MappingNode or depth > _MAX_DEPTH:
+            return self.build(node, depth)
+        s, e = node.start_mark, node.end_mark
+        lines = self.lines
+        # Whole lines: the text before the start column and after the end is part of the key.
+        source = lines.text[lines.offset(s.line, 0) : lines.offset(e.line + 1, 0)]
+        key = (source, s.line, s.column, e.line, e.column, depth, node.tag)
+        found = _ITEMS.get(key)
+        if found is not None:
+            built, diagnostics = found
+            self.parsed.diagnostics.extend(diagnostics)
+            return built
+        before = len(self.parsed.diagnostics)
+        built = self.build(node, depth)
+        _ITEMS.put(key, (built, tuple(self.parsed.diagnostics[before:])))
+        return built
 
     def scalar(self, node: yaml.ScalarNode) -> YScalar:
         style = node.style or ""
-        value = node.value if node.tag == _STR_TAG else _scalar_value(node, self.constructor)
+        tag = node.tag
+        value = node.value if tag == _STR_TAG else _scalar_value(node, self.constructor)
         s, e = node.start_mark, node.end_mark
+        if style != "|" and style != ">":
+            out = YScalar.__new__(YScalar)
+            out._span = None
+            out._pos = (s.line, s.column, e.line, e.column)
+            out.tag = tag
+            out.value = value
+            out.style = style
+            out.header_line = -1
+            out.block_indent = -1
+            return out
         span = Span(s.line, s.column, e.line, e.column)
-        if style in ("|", ">"):
-            header = span.start_line
-            indent = -1
-            text = str(value)
-            content = text.split("\n")
-            # Content indentation: compare the first non-blank content line with the file line.
-            for k, vline in enumerate(content):
-                if vline.strip():
-                    fline = self.lines.line(header + 1 + k)
-                    if style == ">" or not fline.endswith(vline):
-                        indent = len(fline) - len(fline.lstrip(" "))
-                    else:
-                        indent = len(fline) - len(vline)
-                    break
-            # Tight span: from the indicator to the end of the last non-blank content line.
-            end_line, end_col = span.start_line, span.start_col + 1
-            last = span.end_line - 1 if span.end_col == 0 else span.end_line
-            last = min(last, self.lines.line_count - 1)
-            for ln in range(last, header, -1):
-                lt = self.lines.line(ln)
-                if lt.strip():
-                    end_line, end_col = ln, len(lt.rstrip())
-                    break
-            span = Span(span.start_line, span.start_col, end_line, end_col)
-            return YScalar(span, node.tag, value, style, header, indent)
-        return YScalar(span, node.tag, value, style)
+        header = span.start_line
+        indent = -1
+        text = str(value)
+        content = text.split("\n")
+        # Content indentation: compare the first non-blank content line with the file line.
+        for k, vline in enumerate(content):
+            if vline.strip():
+                fline = self.lines.line(header + 1 + k)
+                if style == ">" or not fline.endswith(vline):
+                    indent = len(fline) - len(fline.lstrip(" "))
+                else:
+                    indent = len(fline) - len(vline)
+                break
+        # Tight span: from the indicator to the end of the last non-blank content line.
+        end_line, end_col = span.start_line, span.start_col + 1
+        last = span.end_line - 1 if span.end_col == 0 else span.end_line
+        last = min(last, self.lines.line_count - 1)
+        for ln in range(last, header, -1):
+            lt = self.lines.line(ln)
+            if lt.strip():
+                end_line, end_col = ln, len(lt.rstrip())
+                break
+        span = Span(span.start_line, span.start_col, end_line, end_col)
+        return YScalar(span, tag, value, style, header, indent)
 
-    def mapping(self, node: yaml.MappingNode, depth: int) -> list[YPair]:
+    def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
+        """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``."""
         pairs: list[YPair] = []
-        seen: dict[str, YNode] = {}
+        index: dict[str, YPair] = {}  # also finds duplicates: the latest pair of each key
         merged: list[YPair] = []
+        scalar, build, d1 = self.scalar, self.build, depth + 1
         for knode, vnode in node.value:
             if knode.tag == _MERGE_TAG:
                 merged.extend(self._merge_pairs(vnode, depth))
                 continue
-            key = self.build(knode, depth + 1)
-            value = self.build(vnode, depth + 1)
-            if isinstance(key, YScalar) and key.value is not None:
-                kt = str(key.value)
-                first = seen.get(kt)
+            key = scalar(knode) if type(knode) is _ScalarNode else build(knode, d1)
+            value = scalar(vnode) if type(vnode) is _ScalarNode else build(vnode, d1)
+            pair = YPair(key, value)
+            pairs.append(pair)
+            if type(key) is YScalar and key.value is not None:
+                kv = key.value
+                kt = kv if type(kv) is str else str(kv)
+                first = index.get(kt)
                 if first is not None:
                     self.parsed.diagnostics.append(
                         Diagnostic(
@@ -247,15 +350,20 @@ class _Builder:
                             Severity.ERROR,
                             f"duplicate key '{kt}'; the earlier value is silently discarded",
                             key.span,
-                            (Related(first.span, f"'{kt}' first defined here"),),
+                            (Related(first.key.span, f"'{kt}' first defined here"),),
                         )
                     )
-                seen[kt] = key
-            pairs.append(YPair(key, value))
+                index[kt] = pair
         if merged:
             own = {p.key_text for p in pairs}
             pairs = [p for p in merged if p.key_text not in own] + pairs
-        return pairs
+            index = {}
+            for p in pairs:
+                kt_ = p.key_text
+                if kt_ is not None:
+                    index[kt_] = p  # last one wins, as YAML loaders do
+        ymap.pairs = pairs
+        ymap._index = index
 
     def _merge_pairs(self, vnode: yaml.Node, depth: int) -> list[YPair]:
         built = self.build(vnode, depth + 1)

@@ -100,17 +100,7 @@ def _expected(err: ValidationError) -> Any:
 
 def _got(value: Any) -> str:
     """How to name the value a user wrote, for "got ..."."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
+    return "a string" if isinstance(value, str) else show_value(value)
 
 
 def _or_list(words: list[str]) -> str:

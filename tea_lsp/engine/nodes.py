@@ -262,17 +262,7 @@ class Flow:
     def _run_lua(self, node: Node, code: Snippet, state: State) -> Any:
         from tea_lsp.langs.lua import LuaError
 
-        timeout: float | None = None
-        if self.env.branch is not None:
-            timeout = self._remaining()
-            if timeout is not None and timeout <= 0:
-                raise failure(
-                    node.name,
-                    "TimeoutError",
-                    "the branch ran out of time before this node started",
-                    node.name_span,
-                    timeout=True,
-                )
+        timeout = self._branch_time_left(node)
         try:
             vm = self.vm()
             updates = vm.run_node(code.text, state, chunkname=node.name, timeout=timeout)
@@ -281,6 +271,24 @@ class Flow:
         if updates:
             merge(state, updates)
         return json_clone(updates) if updates is not None else None
+
+    def _branch_time_left(self, node: Node) -> float | None:
+        """Seconds left in the branch's budget (``None``: no limit, or the main flow).
+
+        Raises the branch's timeout when the budget ran out before ``node`` started.
+        """
+        if self.env.branch is None:
+            return None
+        left = self._remaining()
+        if left is not None and left <= 0:
+            raise failure(
+                node.name,
+                "TimeoutError",
+                "the branch ran out of time before this node started",
+                node.name_span,
+                timeout=True,
+            )
+        return left
 
     def _lua_failure(self, node: Node, code: Snippet, exc: Exception) -> NodeError:
         error_type = str(getattr(exc, "error_type", "LuaError"))
@@ -315,16 +323,7 @@ class Flow:
         if problem is not None:
             span = node.with_args.span if node.with_args is not None else uses_span
             raise failure(node.name, "ActionError", f"action '{spec.name}': {problem}", span)
-        if self.env.branch is not None:
-            left = self._remaining()
-            if left is not None and left <= 0:
-                raise failure(
-                    node.name,
-                    "TimeoutError",
-                    "the branch ran out of time before this node started",
-                    node.name_span,
-                    timeout=True,
-                )
+        self._branch_time_left(node)
         actx = ActionContext(
             workflow_dir=self.env.workflow_dir,
             node=node.name,

@@ -285,6 +285,21 @@ _ALL: tuple[Code, ...] = (
         "Branch results are joined at the fan-in node; without one they are lost.",
         "edges:\n  - {from: s, to: [a, b], parallel: true}\n",
     ),
+    Code(
+        "TEA214",
+        "branch-runs-into-sibling",
+        "graph",
+        W,
+        "A parallel branch continues into another branch of the same fan-out.",
+        "Reports a branch node whose route leads to the first node of a sibling branch, most "
+        "often by implicit chaining to the next node in the list.",
+        "The sibling's nodes then run twice, once in each branch's VM, and the first branch's "
+        "result is the sibling's. Route the branch to the fan-in instead.",
+        "nodes:\n  - name: setup\n    run: return {}\n  - name: a\n    run: return {}\n"
+        "  - name: b\n    run: return {}\n  - name: join\n    run: return {}\nedges:\n"
+        "  - {from: setup, to: [a, b], parallel: true, fan_in: join}\n"
+        "  - {from: b, to: join}\n",
+    ),
     # ---- lua
     Code(
         "TEA301",

@@ -3,7 +3,8 @@
 TEA205 single-target ``parallel: true`` (sequential upstream), TEA206 a branch that never
 reaches its fan-in, TEA207 branches naming different fan-ins, TEA208 a ``parallel: [..]``
 list without a unique common successor, TEA210 ``fan_in: true`` joining nothing, TEA212
-``interrupt``/``retry`` inside a branch, TEA213 parallel edges without ``fan_in``.
+``interrupt``/``retry`` inside a branch, TEA213 parallel edges without ``fan_in``, TEA214 a
+branch that runs into a sibling branch.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.spans import first_line_span, head_span, key_span
 from tea_lsp.diagnostics import Related, Span
-from tea_lsp.model.routing import branch_nodes, reachable
+from tea_lsp.model.routing import branch_nodes, reachable, successors
 from tea_lsp.model.workflow import Edge, FanOut, Node, Ref, Workflow
 
 
@@ -185,6 +186,26 @@ def _unsupported_in_branch(ctx: CheckContext, wf: Workflow) -> None:
             report(node, where)
 
 
+def _runs_into_sibling(ctx: CheckContext, wf: Workflow, fo: FanOut) -> None:
+    if fo.fan_in is None:
+        return
+    starts = {b.name for b in fo.branches}
+    for branch in fo.branches:
+        for name in branch_nodes(wf, fo, branch.name):
+            node = wf.by_name.get(name)
+            if node is None:
+                continue
+            for nxt in successors(wf, name):
+                if nxt in starts and nxt != branch.name:
+                    ctx.report(
+                        "TEA214",
+                        first_line_span(node.name_span, ctx.lines),
+                        f"node '{name}' of parallel branch '{branch.name}' continues into "
+                        f"'{nxt}', the first node of a sibling branch; route it to the fan-in "
+                        f"'{fo.fan_in.name}' instead",
+                    )
+
+
 def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
@@ -195,5 +216,6 @@ def check(ctx: CheckContext) -> None:
         _conflicting_fan_ins(ctx, fo)
         _no_common_successor(ctx, wf, fo)
         _branch_misses_fan_in(ctx, wf, fo)
+        _runs_into_sibling(ctx, wf, fo)
     _orphan_fan_ins(ctx, wf)
     _unsupported_in_branch(ctx, wf)

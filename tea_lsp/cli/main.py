@@ -31,26 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tea-lsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_check_parser(sub)
-    _add_optional_commands(sub)
+    _add_commands(sub)
     p = sub.add_parser("explain", help="show the documentation of a diagnostic code")
     p.add_argument("code", nargs="?", help="TEA### code or slug; omit to list all codes")
     p.set_defaults(func=_explain)
     return parser
 
 
-def _add_optional_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    try:  # TEMPORARY until run/serve land
-        from tea_lsp.cli.run import add_run_parser
+def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tea_lsp.cli.run import add_run_parser
+    from tea_lsp.cli.serve import add_serve_parser
 
-        add_run_parser(sub)
-    except ImportError:
-        pass
-    try:
-        from tea_lsp.cli.serve import add_serve_parser
-
-        add_serve_parser(sub)
-    except ImportError:
-        pass
+    add_run_parser(sub)
+    add_serve_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,10 @@ class Config:
     select: frozenset[str] = field(default_factory=frozenset)  # empty: everything
     ignore: frozenset[str] = field(default_factory=frozenset)
     max_snippet_bytes: int = 1_000_000
+    # How unmarked code (no ``language:`` / ``run: {type: ...}``) is read: "auto" decides per
+    # snippet (Lua if it compiles as Lua, else Python if it parses as Python), "python" follows
+    # TEA's Python engine, "lua" follows TEA's Rust engine.
+    default_language: str = "auto"
 
     def enabled(self, code: str) -> bool:
         if code == "TEA900":

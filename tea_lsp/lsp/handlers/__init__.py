@@ -11,6 +11,7 @@ from tea_lsp.lsp.handlers import (
     definition,
     diagnostics,
     document_symbols,
+    graph,
     hover,
     lifecycle,
     references,
@@ -35,6 +36,7 @@ MODULES = (
     code_actions,
     code_lens,
     run,
+    graph,
 )
 
 

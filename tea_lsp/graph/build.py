@@ -180,14 +180,11 @@ def _clusters(b: _Builder) -> None:
         for j, branch in enumerate(fo.branches):
             if branch.name not in wf.by_name:
                 continue
-            members = [
-                b.ids[n]
-                for n in branch_nodes(wf, fo, branch.name)
-                if n in b.ids and n not in placed
-            ]
+            names = branch_nodes(wf, fo, branch.name)
+            members = [b.ids[n] for n in names if n in b.ids and n not in placed]
             if not members:
                 continue
-            placed.update(n for n in branch_nodes(wf, fo, branch.name))
+            placed.update(names)
             cluster = Cluster(f"c{k}_{j}", f"branch {branch.name}", "branch", members)
             b.graph.clusters.append(cluster)
             for m in members:

@@ -152,15 +152,12 @@ _MERMAID_ENTITIES = {
 }
 
 
+_MERMAID_TABLE = str.maketrans({**_MERMAID_ENTITIES, "\n": "<br/>"})
+
+
 def mermaid_text(text: str) -> str:
     """``text`` inside a Mermaid quoted label: entity codes for specials, ``<br/>`` for newlines."""
-    out: list[str] = []
-    for ch in text.replace("\r\n", "\n").replace("\r", "\n"):
-        if ch == "\n":
-            out.append("<br/>")
-        else:
-            out.append(_MERMAID_ENTITIES.get(ch, ch))
-    return "".join(out)
+    return text.replace("\r\n", "\n").replace("\r", "\n").translate(_MERMAID_TABLE)
 
 
 _MERMAID_SHAPES = {

@@ -40,12 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from tea_lsp.cli.graph import add_graph_parser
+    from tea_lsp.cli.report import add_report_parser
     from tea_lsp.cli.run import add_run_parser
     from tea_lsp.cli.serve import add_serve_parser
 
     add_run_parser(sub)
     add_serve_parser(sub)
     add_graph_parser(sub)
+    add_report_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

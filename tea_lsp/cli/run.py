@@ -51,6 +51,7 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="initial state: a JSON object, or @file.json (merged over initial_state)",
     )
     p.add_argument("--events", metavar="FILE", help="write the event stream as NDJSON to FILE")
+    p.add_argument("--report", metavar="FILE", help="write a self-contained HTML run report")
     p.add_argument(
         "--max-steps",
         type=int,
@@ -187,6 +188,9 @@ def run_command(args: argparse.Namespace) -> int:
             callbacks.append(NdjsonWriter(fh))
         if sys.stderr.isatty():
             callbacks.append(_Progress())
+        report_events: list[dict[str, Any]] = []
+        if args.report:
+            callbacks.append(lambda event: report_events.append(event.to_json()))
 
         def on_event(event: Event) -> None:
             for cb in callbacks:
@@ -226,4 +230,8 @@ def run_command(args: argparse.Namespace) -> int:
                 shutdown_default_pool()
         if "error" in box:
             raise box["error"]
+        if args.report:
+            from tea_lsp.cli.report import report_after_run
+
+            report_after_run(args.report, text, report_events, box["result"])
         return _report(box["result"], sys.stdout, sys.stderr)

@@ -86,6 +86,7 @@ def _dot_node(node: GraphNode, status: Status | None) -> str:
     if status is not None and node.kind not in ("start", "end"):
         styles = (*styles, "filled")
         extra = f'fillcolor="{FILL.get(status.outcome, FILL["not_run"])}"'
+        extra += f', class="outcome-{status.outcome}"'
     if styles:
         attrs.append(f'style="{",".join(styles)}"')
     if extra:

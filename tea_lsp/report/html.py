@@ -50,15 +50,18 @@ def _fmt_ms(value: float | None) -> str:
 
 
 def _node_outcome(runs: list[NodeRun], rec: RunRecord) -> str:
+    """``failed`` wins, then ``timeout`` (a node stopped by its branch's deadline), then ``ok``."""
     if not runs:
         return "not_run"
     outcome = "ok"
     for r in runs:
-        if r.ok is False:
+        if r.ok is not False and r.ok is not None:
+            continue
+        br = rec.branch(r.branch) if r.branch else None
+        if br is not None and br.timeout:
+            outcome = "timeout"
+        else:
             return "failed"
-        if r.ok is None:
-            br = rec.branch(r.branch) if r.branch else None
-            outcome = "timeout" if br is not None and br.timeout else "failed"
     return outcome
 
 
@@ -145,10 +148,24 @@ def _node_bar(r: NodeRun, rec: RunRecord, end: float) -> tuple[float, float, str
     return (r.start_ms, stop, outcome, r.node, title)
 
 
+def _mark(outcome: str, cx: float, cy: float) -> str:
+    """A cross (failed) or a clock (timed out) drawn with shapes (no font needed)."""
+    color = BAR[outcome]
+    if outcome == "failed":
+        a, b, c, e = cx - 4, cx + 4, cy - 4, cy + 4
+        d = f"M{a:.1f},{c:.1f}L{b:.1f},{e:.1f}M{b:.1f},{c:.1f}L{a:.1f},{e:.1f}"
+        return f'<path class="mark failed" d="{d}" stroke="{color}" stroke-width="2.2"/>'
+    return (
+        f'<g class="mark timeout" stroke="{color}" stroke-width="1.6" fill="none">'
+        f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="5"/>'
+        f'<path d="M{cx:.1f},{cy - 3:.1f}L{cx:.1f},{cy:.1f}L{cx + 2.5:.1f},{cy + 1.5:.1f}"/></g>'
+    )
+
+
 def timeline_svg(rec: RunRecord, width: int = 960) -> str:
     rows = _rows(rec)
     label_w, row_h, top = 200, 26, 24
-    plot_w = width - label_w - 16
+    plot_w = width - label_w - 40
     total = max(rec.end_ms, 1.0)
     height = top + row_h * len(rows) + 8
 
@@ -190,10 +207,7 @@ def timeline_svg(rec: RunRecord, width: int = 960) -> str:
                 f'height="{row_h - 2 * inner}" rx="2" fill="{BAR[outcome]}"/>'
             )
             if outcome in ("failed", "timeout"):
-                mark = "✕" if outcome == "failed" else "⏱"
-                parts.append(
-                    f'<text x="{x(e) + 3:.1f}" y="{y + 17}" class="mark {outcome}">{mark}</text>'
-                )
+                parts.append(_mark(outcome, x(e) + 8, y + row_h / 2))
             elif w > 7 * len(text):
                 parts.append(
                     f'<text x="{x(s) + 3:.1f}" y="{y + 17}" class="in">{escape(text)}</text>'
@@ -225,7 +239,6 @@ pre{background:#f5f5f5;padding:10px;overflow:auto;max-height:480px}
 .problem{margin:6px 0}.where{font-family:ui-monospace,monospace;color:#37474f}
 svg.timeline text{font-size:11px;fill:#212121}svg.timeline .axis{fill:#757575;text-anchor:middle}
 svg.timeline .tick{stroke:#eeeeee}svg.timeline .in{fill:#fff}
-svg.timeline .mark.failed{fill:#c62828;font-weight:700}svg.timeline .mark.timeout{fill:#ef6c00}
 ul.nodes li{list-style:none;margin:2px 0}ul.nodes b{display:inline-block;padding:1px 8px;
 border-radius:4px;font-weight:500}
 """
@@ -327,7 +340,7 @@ def render_report(
     )
     if state_known:
         dumped = json.dumps(state, indent=2, ensure_ascii=False, default=str)
-        state_html = f"<pre class='state'>{escape(dumped)}</pre>"
+        state_html = f"<pre class='state'>{escape(dumped, quote=False)}</pre>"
     else:
         state_html = f"<p class='meta'>{escape(state_note)}</p>"
     return (

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import html
+import importlib.util
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -217,3 +220,58 @@ def test_png_file(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---- the Mermaid goldens rendered by Mermaid itself (optional: needs mermaid.min.js)
+
+MERMAID_JS = os.environ.get("TEA_LSP_MERMAID_JS", "")
+
+
+@pytest.mark.skipif(
+    not (MERMAID_JS and Path(MERMAID_JS).is_file()),
+    reason="set TEA_LSP_MERMAID_JS to a mermaid.min.js (npm pack mermaid) to render the goldens",
+)
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and importlib.util.find_spec("playwright")),
+    reason="needs chromium and playwright (scripts/ensure-graphviz-chromium.sh, '.[test]')",
+)
+@pytest.mark.timeout(120)
+def test_mermaid_goldens_render_with_every_label(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    blocks = "".join(
+        f"<pre class='mermaid' id='{name}'>{html.escape(read_mmd(name))}</pre>" for name in CASES
+    )
+    page_file = tmp_path / "mermaid.html"
+    page_file.write_text(
+        f"<html><body>{blocks}<script src='{Path(MERMAID_JS).as_uri()}'></script></body></html>",
+        encoding="utf-8",
+    )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=shutil.which("chromium"), args=["--no-sandbox"]
+        )
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_file.as_uri())
+        page.evaluate(
+            "async () => { mermaid.initialize({startOnLoad: false}); await mermaid.run(); }"
+        )
+        labels = {
+            name: page.evaluate(
+                "(id) => [...document.getElementById(id).querySelectorAll('.nodeLabel')]"
+                ".map(e => e.textContent)",
+                name,
+            )
+            for name in CASES
+        }
+        browser.close()
+    assert errors == []
+    assert 'say "hi" \\n <b>' in labels["escaping"]
+    assert "countwhile state.i < 3 (≤10)" in labels["loops"]  # <br/> joins the two lines
+    assert "fetch_all×items" in labels["dynamic"]
+
+
+def read_mmd(name: str) -> str:
+    return (GRAPHS / f"{name}.mmd").read_text(encoding="utf-8")

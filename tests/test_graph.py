@@ -275,3 +275,23 @@ def test_mermaid_goldens_render_with_every_label(tmp_path: Path) -> None:
 
 def read_mmd(name: str) -> str:
     return (GRAPHS / f"{name}.mmd").read_text(encoding="utf-8")
+
+
+def test_graph_package_is_pure() -> None:
+    """tea_lsp.graph sits below cli/ and lsp/: the standard library and the model only."""
+    import ast
+    import sys as _sys
+
+    from tests.conftest import ROOT
+
+    allowed = ("tea_lsp.graph", "tea_lsp.model", "tea_lsp.diagnostics", "__future__")
+    for path in sorted((ROOT / "tea_lsp" / "graph").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                ok = name.split(".")[0] in _sys.stdlib_module_names or name.startswith(allowed)
+                assert ok, f"{path.name} imports {name}"

@@ -302,3 +302,29 @@ def test_browser_report_without_graphviz(browser: Any, tmp_path: Path) -> None:
     )
     assert ["broken", "node failed"] in names and ["after", "node not_run"] in names
     assert page.inner_text("pre.mermaid-text").startswith("flowchart TD")
+
+
+def test_report_of_a_run_that_could_not_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "invalid.html"
+    path = FIXTURES / "graph" / "errors.yaml"
+    code, _, _ = run_cli(capsys, "run", str(path), "--report", str(out))
+    assert code == 3
+    html = out.read_text(encoding="utf-8")
+    assert "<span class='status invalid'>invalid</span>" in html
+    assert (
+        f"<span class='where'>{path}:8:11</span> error[TEA201]: unknown node &#x27;nowhere&#x27;"
+    ) in html
+    assert "no final state: the run ended with status &#x27;invalid&#x27;." in html
+
+
+def test_report_write_failure_keeps_the_runs_exit_code(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "no-such-dir" / "r.html"
+    code, _, err = run_cli(
+        capsys, "run", str(FIXTURES / "graph" / "loops.yaml"), "--report", str(out)
+    )
+    assert code == 0
+    assert err.startswith(f"tea-lsp: error: --report: {out}: no such file or directory\n")

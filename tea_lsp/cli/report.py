@@ -100,6 +100,7 @@ def report_after_run(out: str, text: str, events: list[dict[str, Any]], result: 
         state=result.state,
         state_known=result.status == "ok",
         state_note=f"no final state: the run ended with status '{result.status}'.",
+        status=result.status,
     )
     reason = write_html(out, html)
     if reason is not None:

@@ -37,13 +37,15 @@ def build_report(
     state: Any = None,
     state_known: bool = False,
     state_note: str | None = None,
+    status: str | None = None,
     use_graphviz: bool = True,
 ) -> str:
     """The HTML report of a run.
 
     ``diagnostics``: the run's own (its error and failed branches, with the YAML line of the
     failing code), when the run happened in this process; without them (a saved events file)
-    each failure is placed at its node's name in ``workflow_text``.
+    each failure is placed at its node's name in ``workflow_text``. ``status``: the run's
+    status when the events do not say it (a run that never started: ``invalid``, ``refused``).
     """
     rec = read_events(events)
     where = path or rec.path or "<workflow>"
@@ -53,7 +55,7 @@ def build_report(
         analysis = analyze(workflow_text, where)
         wf = analysis.workflow
         if wf is not None and wf.nodes:
-            graph = build_graph(wf, ())
+            graph = build_graph(wf, analysis.diagnostics)
             for n in wf.all_nodes():
                 positions.setdefault(n.name, (n.name_span.start_line, n.name_span.start_col))
     problems: list[Problem] = []
@@ -97,5 +99,6 @@ def build_report(
         state=state,
         state_known=state_known,
         state_note=state_note or "the final state is not part of the events file.",
+        status=status,
         use_graphviz=use_graphviz,
     )

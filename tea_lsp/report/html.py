@@ -225,7 +225,7 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-seri
 color:#212121;background:#fff}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #ddd}
 .status{display:inline-block;padding:2px 10px;border-radius:10px;font-weight:600}
-.status.ok{background:#c8e6c9}.status.failed,.status.unfinished,.status.cancelled{background:#ffcdd2}
+.status.ok{background:#c8e6c9}.status.failed,.status.unfinished,.status.cancelled,.status.invalid,.status.refused{background:#ffcdd2}
 .meta{color:#616161}
 .graph svg{max-width:100%;height:auto}
 .legend span{display:inline-block;margin-right:14px}
@@ -325,12 +325,13 @@ def render_report(
     state: Any = None,
     state_known: bool = False,
     state_note: str = "the final state is not part of the events file.",
+    status: str | None = None,
     use_graphviz: bool = True,
     title: str | None = None,
 ) -> str:
     st = statuses(rec, graph)
     name = title or rec.workflow or (graph.name if graph else None) or "workflow"
-    status = rec.status
+    status = rec.status if rec.finished is not None or status is None else status
     fin = rec.finished or {}
     summary = (
         f"<span class='status {escape(status)}'>{escape(status)}</span> "

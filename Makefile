@@ -40,7 +40,8 @@ format: $(STAMP) ## Apply ruff format and safe fixes
 types: $(STAMP) ## mypy --strict
 	$(BIN)/mypy
 
-pytest: $(STAMP) ## Run the Python test suite
+pytest: $(STAMP) ## Run the Python test suite (installs Graphviz and Chromium first when missing)
+	sh scripts/ensure-graphviz-chromium.sh
 	$(BIN)/pytest -q
 
 include editors/vscode/Makefile.fragment

@@ -1,57 +1,26 @@
-"""TEA501–TEA504: ``uses:`` names and ``with:`` arguments checked against the action registry.
+"""TEA501–TEA505: ``uses:`` names and ``with:`` arguments checked against the action catalogue.
 
-TEA501 unknown action (did-you-mean; a warning for names of upstream actions tea-lsp does not
-provide, which the runner refuses), TEA502 unknown argument (on the key), TEA503 missing
-required argument (on the ``uses`` value), TEA504 wrong literal type (on the value; values
-containing a template are not type-checked).
+TEA501 unknown action: no engine (tea-lsp, TEA's Python or Rust engine) and no installed plugin
+provides it (did-you-mean); TEA505 (info) the action is TEA's and the tea-lsp runner does not
+provide it; TEA502 unknown argument (on the key), TEA503 missing required argument (on the
+``uses`` value), TEA504 wrong literal type (on the value; values containing a template are not
+type-checked) — where the catalogue or the plugin gives a schema.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
+from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabled
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.spans import first_line_span, value_span
-from tea_lsp.diagnostics import Severity
-from tea_lsp.engine.actions.registry import ActionSpec, default_registry
 from tea_lsp.model.workflow import Node
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
-from tea_lsp.util import did_you_mean, quote_list, show_value, suggest
-
-# Namespaces of upstream actions that tea-lsp does not provide: valid files, not runnable here.
-UPSTREAM_NAMESPACES = frozenset(
-    {
-        "a2a",
-        "actions",
-        "agent",
-        "auth",
-        "cache",
-        "checkpoint",
-        "code",
-        "data",
-        "embedding",
-        "graph",
-        "llm",
-        "ltm",
-        "mcp",
-        "memory",
-        "notify",
-        "planning",
-        "rag",
-        "reasoning",
-        "secrets",
-        "session",
-        "storage",
-        "text",
-        "tools",
-        "trace",
-        "vector",
-        "web",
-    }
-)
+from tea_lsp.util import did_you_mean, quote_list, show_value
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -62,6 +31,28 @@ _TYPE_NAMES = {
     "array": "a list",
     "null": "null",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    """An action's name and ``with:`` schema, wherever it comes from."""
+
+    name: str
+    schema: Mapping[str, Any]
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        props = self.schema.get("properties", {})
+        return props if isinstance(props, Mapping) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.schema.get("required", [])
+        return [str(r) for r in req] if isinstance(req, list) else []
+
+    @property
+    def open_arguments(self) -> bool:
+        return self.schema.get("additionalProperties", True) is not False
 
 
 def _has_template(node: YNode) -> bool:
@@ -83,7 +74,7 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
+def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
     props = spec.properties
     given: set[str] = set()
     if node.with_args is not None:
@@ -119,7 +110,7 @@ def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
 
 
 def _check_type(
-    ctx: CheckContext, spec: ActionSpec, key: str, key_node: YNode, value: YNode, schema: Any
+    ctx: CheckContext, spec: _Schema, key: str, key_node: YNode, value: YNode, schema: Any
 ) -> None:
     if not isinstance(schema, Mapping):
         return
@@ -148,32 +139,44 @@ def _check_type(
     ctx.report("TEA504", span, message)
 
 
+def known_names(cat: Catalog | None = None) -> list[str]:
+    """Every action name some engine or installed plugin provides."""
+    cat = cat or catalog()
+    names = set(cat.names(test_actions_enabled()))
+    names.update(plugin_actions().schemas)
+    return sorted(names)
+
+
 def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
         return
-    registry = default_registry()
-    names = registry.names()
+    cat = catalog()
+    plugins = plugin_actions().schemas
+    test_actions = test_actions_enabled()
+    names: list[str] | None = None
     for node in wf.all_nodes():
         if node.uses is None or node.uses_span is None:
             continue
-        spec = registry.get(node.uses)
-        if spec is None:
-            namespace = node.uses.split(".", 1)[0]
-            close = suggest(node.uses, names)
-            if close is None and namespace in UPSTREAM_NAMESPACES:
-                ctx.report(
-                    "TEA501",
-                    node.uses_span,
-                    f"action '{node.uses}' is an upstream action that tea-lsp does not provide; "
-                    "the tea-lsp runner cannot run this workflow",
-                    severity=Severity.WARNING,
-                )
-            else:
-                ctx.report(
-                    "TEA501",
-                    node.uses_span,
-                    f"unknown action '{node.uses}'{did_you_mean(node.uses, names)}",
-                )
+        name = node.uses
+        if name in plugins:
+            schema = plugins[name]
+            if schema is not None:
+                _check_with(ctx, node, _Schema(name, schema))
             continue
-        _check_with(ctx, node, spec)
+        entry = cat.get(name)
+        if entry is None or (entry.test_only and not test_actions):
+            if names is None:
+                names = known_names(cat)
+            hint = did_you_mean(name, names) or "; no engine or installed plugin provides it"
+            ctx.report("TEA501", node.uses_span, f"unknown action '{name}'{hint}")
+            continue
+        if not entry.runnable:
+            ctx.report(
+                "TEA505",
+                node.uses_span,
+                f"action '{name}' is not available in the tea-lsp runner "
+                f"({entry.providers_text()})",
+            )
+        if entry.schema is not None:
+            _check_with(ctx, node, _Schema(name, entry.schema))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tea_lsp.catalog import catalog
 from tea_lsp.model.routing import resolve_fan_ins
 from tea_lsp.model.workflow import (
     END,
@@ -105,6 +106,8 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
     if isinstance(with_args, YMap):
         node.with_args = with_args
         _collect_templates(with_args, "with", node, node.templates)
+        if node.uses is not None:
+            _action_refs(node, with_args)
     out = ymap.get("output")
     if out is None:
         out = ymap.get("output_key")
@@ -167,6 +170,20 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         node.item_var = iv.value if iv else "item"
         node.index_var = ix.value if ix else "index"
     return node
+
+
+def _action_refs(node: Node, with_args: YMap) -> None:
+    """Arguments of the node's action that name a node to run (from the action catalogue)."""
+    assert node.uses is not None
+    for arg in catalog().node_arguments(node.uses):
+        value = with_args.get(arg)
+        if value is None:
+            continue
+        ref = _ref(value, arg)
+        if ref is None or _is_template(ref.name):
+            node.action_refs_dynamic = True
+        elif ref.name:
+            node.action_refs.append(ref)
 
 
 def _kind(language: str) -> Any:

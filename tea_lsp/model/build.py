@@ -156,7 +156,10 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         if isinstance(seq, YSeq):
             for i, item in enumerate(seq.items):
                 if isinstance(item, YMap):
-                    target_list.append(_build_node(item, i, node))
+                    sub = _build_node(item, i, node)
+                    if sub_key == "steps" and "name" not in item:
+                        sub.name = f"step_{i}"  # as TEA names an unnamed step
+                    target_list.append(sub)
     if node.type == "while_loop":
         node.condition = _condition(ymap.get("condition"), "condition", node)
         mi = ymap.get("max_iterations")

@@ -147,10 +147,27 @@ def known_names(cat: Catalog | None = None) -> list[str]:
     return sorted(names)
 
 
+def _imported(ctx: CheckContext) -> tuple[bool, set[str]]:
+    """What the file's ``imports:`` may register: (any name at all, namespaces)."""
+    imports = ctx.workflow.root.get("imports") if ctx.workflow is not None else None
+    if not isinstance(imports, YSeq):
+        return False, set()
+    anything = False
+    namespaces: set[str] = set()
+    for item in imports.items:
+        ns = item.get("namespace") if isinstance(item, YMap) else None
+        if isinstance(ns, YScalar) and isinstance(ns.value, str) and ns.value.strip():
+            namespaces.add(ns.value.strip())
+        else:
+            anything = True  # an import without a namespace registers names we cannot know
+    return anything, namespaces
+
+
 def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
         return
+    import_any, namespaces = _imported(ctx)
     cat = catalog()
     plugins = plugin_actions().schemas
     test_actions = test_actions_enabled()
@@ -166,6 +183,8 @@ def check(ctx: CheckContext) -> None:
             continue
         entry = cat.get(name)
         if entry is None or (entry.test_only and not test_actions):
+            if import_any or name.split(".", 1)[0] in namespaces:
+                continue  # registered by the file's own 'imports:', which we do not load
             if names is None:
                 names = known_names(cat)
             hint = did_you_mean(name, names) or "; no engine or installed plugin provides it"

@@ -9,10 +9,10 @@ from tea_lsp.checks import (
     graph_parallel,
     graph_reach,
     graph_refs,
+    graph_traps,
     jinja_templates,
     lua_semantics,
     lua_syntax,
-    graph_traps,
     schema,
     schema_traps,
 )

@@ -111,6 +111,10 @@ def _ends(wf: Workflow) -> set[str]:
     return seen
 
 
+def _on_cycle(wf: Workflow, name: str) -> bool:
+    return any(name in reachable(wf, nxt) for nxt in successors(wf, name) if nxt in wf.by_name)
+
+
 def _no_exit(ctx: CheckContext) -> None:
     wf = ctx.workflow
     assert wf is not None
@@ -139,13 +143,16 @@ def _no_exit(ctx: CheckContext) -> None:
         )
         if not from_outside:
             continue
-        loop = sorted(set(reachable(wf, node.name)) & trapped_names, key=order.__getitem__)
+        ahead = set(reachable(wf, node.name)) & trapped_names
+        cyclic = [n for n in ahead if _on_cycle(wf, n)]
+        loop = sorted(cyclic or ahead, key=order.__getitem__)
         shown = ", ".join(f"'{n}'" for n in loop[:_LIST_LIMIT])
         if len(loop) > _LIST_LIMIT:
             shown += f" and {len(loop) - _LIST_LIMIT} more"
         related = tuple(
             Related(first_line_span(wf.by_name[n].name_span, ctx.lines), f"'{n}' is in the loop")
-            for n in loop[1:_LIST_LIMIT]
+            for n in loop[:_LIST_LIMIT]
+            if n != node.name
         )
         ctx.report(
             "TEA218",

@@ -81,6 +81,8 @@ def _node_action(ctx: CheckContext, node: Node) -> None:
 def _dynamic_output(ctx: CheckContext, node: Node) -> None:
     if node.type != "dynamic_parallel":
         return
+    if isinstance(node.ymap.get("action"), YScalar):
+        return  # 'action: name' makes the node its own action: 'output' is the item's (TEA108)
     for key in ("output", "output_key"):
         key_node = node.ymap.key_node(key)
         if key_node is None:

@@ -92,3 +92,22 @@ def test_node_named_by_a_template_in_correct_silences_reachability() -> None:
     assert found(literal, "TEA204", "TEA201") == []
     unreached = text.replace('"{{ state.fixer }}"', "check")
     assert found(unreached, "TEA204", "TEA201") == ["9:11 TEA204"]
+
+
+def test_a_node_run_by_an_action_is_one_call_not_a_route() -> None:
+    text = """\
+        name: w
+        nodes:
+          - name: check
+            uses: retry.loop
+            with:
+              validate: validate.extraction
+              correct: fix
+            goto: __end__
+          - name: fix
+            run: return {}
+          - name: after_fix
+            run: return {}
+        """
+    # retry.loop runs 'fix' by itself; nothing routes to 'after_fix'.
+    assert found(text, "TEA204", "TEA201") == ["11:11 TEA204"]

@@ -66,7 +66,6 @@ def successors(wf: Workflow, name: str) -> list[str]:
             out.extend(t.name for t in e.cond_targets)
     if node is not None:
         out.extend(h.name for h in node.handlers if h.name in wf.by_name)
-        out.extend(r.name for r in node.action_refs if r.name in wf.by_name)
     return list(dict.fromkeys(out))
 
 

@@ -77,7 +77,7 @@ class Node:
     # when this node fails. Used for reachability only (never reported as unknown names).
     handlers: list[Ref] = field(default_factory=list)
     # Nodes the node's action runs by name (``retry.loop``'s ``correct``): checked like any
-    # reference and reachable from this node.
+    # reference, and reached (as one call: their own routes are not followed from there).
     action_refs: list[Ref] = field(default_factory=list)
     # True when such an argument is a template: the node it runs is known only at run time.
     action_refs_dynamic: bool = False

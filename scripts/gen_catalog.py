@@ -144,6 +144,8 @@ UPSTREAM_SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
 
 # Action arguments whose value is the name of a node of the same workflow.
 NODE_ARGUMENTS: dict[str, list[str]] = {"retry.loop": ["correct"]}
+# Action arguments whose value is the name of another action.
+ACTION_ARGUMENTS: dict[str, list[str]] = {"retry.loop": ["validate"]}
 
 
 def python_names(tea: Path) -> set[str]:
@@ -215,6 +217,9 @@ def build(tea: Path) -> dict[str, Any]:
     for name, args in NODE_ARGUMENTS.items():
         if name in actions:
             actions[name]["node_arguments"] = args
+    for name, args in ACTION_ARGUMENTS.items():
+        if name in actions:
+            actions[name]["action_arguments"] = args
     return {
         "source": f"TEA {tea_version(tea)}: action names of its Python and Rust engines",
         "generator": "scripts/gen_catalog.py",

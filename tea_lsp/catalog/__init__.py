@@ -29,13 +29,15 @@ _ENGINE_WORDS = {PYTHON: "Python", RUST: "Rust"}
 
 @dataclass(frozen=True, slots=True)
 class ActionEntry:
-    """One action name: who provides it, its ``with:`` schema (if known), node-naming args."""
+    """One action name: who provides it, its ``with:`` schema (if known), and the arguments
+    whose value names a node (``node_arguments``) or another action (``action_arguments``)."""
 
     name: str
     engines: frozenset[str]
     schema: Mapping[str, Any] | None = None
     summary: str = ""
     node_arguments: tuple[str, ...] = ()
+    action_arguments: tuple[str, ...] = ()
     test_only: bool = False
 
     @property
@@ -89,12 +91,14 @@ def _entry(name: str, raw: Mapping[str, Any]) -> ActionEntry:
     engines = raw.get("engines", [])
     schema = raw.get("schema")
     node_args = raw.get("node_arguments", [])
+    action_args = raw.get("action_arguments", [])
     return ActionEntry(
         name=name,
         engines=frozenset(str(e) for e in engines if e in ENGINES),
         schema=schema if isinstance(schema, Mapping) else None,
         summary=str(raw.get("summary", "")),
         node_arguments=tuple(str(a) for a in node_args),
+        action_arguments=tuple(str(a) for a in action_args),
         test_only=bool(raw.get("test_only", False)),
     )
 

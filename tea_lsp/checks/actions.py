@@ -17,6 +17,7 @@ import jsonschema
 
 from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabled
 from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.schema import WITH_SYNONYMS
 from tea_lsp.checks.spans import first_line_span, value_span
 from tea_lsp.model.workflow import Node
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
@@ -99,6 +100,8 @@ def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
                 continue
             _check_type(ctx, spec, key, pair.key, pair.value, props[key])
     missing = [r for r in spec.required if r not in given]
+    if node.with_args is None and any(k in node.ymap for k in WITH_SYNONYMS):
+        missing = []  # 'params:' and the like: TEA101 already points at 'with'
     if missing and node.uses_span is not None:
         names = quote_list(missing)
         noun = "argument" if len(missing) == 1 else "arguments"
@@ -137,6 +140,26 @@ def _check_type(
         where = "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in error.path)
         message = f"argument '{key}{where}' of action '{spec.name}': {error.message}"
     ctx.report("TEA504", span, message)
+
+
+def _check_action_arguments(
+    ctx: CheckContext, node: Node, args: tuple[str, ...], cat: Catalog
+) -> None:
+    """Arguments that name another action (``retry.loop``'s ``validate``)."""
+    assert node.with_args is not None and node.uses is not None
+    for arg in args:
+        value = node.with_args.get(arg)
+        if not isinstance(value, YScalar) or not isinstance(value.value, str):
+            continue
+        name = value.value
+        if _has_template(value) or name in cat or name in plugin_actions().schemas:
+            continue
+        hint = did_you_mean(name, known_names(cat)) or "; no engine or installed plugin has it"
+        ctx.report(
+            "TEA501",
+            first_line_span(value.span, ctx.lines),
+            f"unknown action '{name}' in '{arg}' of '{node.uses}'{hint}",
+        )
 
 
 def known_names(cat: Catalog | None = None) -> list[str]:
@@ -199,3 +222,5 @@ def check(ctx: CheckContext) -> None:
             )
         if entry.schema is not None:
             _check_with(ctx, node, _Schema(name, entry.schema))
+        if entry.action_arguments and node.with_args is not None:
+            _check_action_arguments(ctx, node, entry.action_arguments, cat)

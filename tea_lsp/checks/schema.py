@@ -111,6 +111,8 @@ _SYNONYMS: dict[str, dict[str, str]] = {
         "steps": "nodes",
     },
 }
+# Keys written for ``with`` (the action then receives none of these arguments).
+WITH_SYNONYMS = frozenset(k for k, v in _SYNONYMS["node"].items() if v == "with")
 # Keys that mean ``with`` only on a node that runs an action.
 _ACTION_ONLY = frozenset({"inputs", "config"})
 

@@ -244,7 +244,8 @@ _ALL: tuple[Code, ...] = (
         "A single-target `parallel: true` edge runs sequentially upstream.",
         "Reports edges of the form `{to: x, parallel: true}` with a single target.",
         "Upstream Python runs this spelling sequentially, which is not what its author meant; "
-        "use `type: parallel`, a list `to: [a, b]` or `parallel: [a, b]`.",
+        "write one edge per branch with `type: parallel` (as TEA's Python engine and tea-lsp "
+        "run it).",
         "edges:\n  - {from: setup, to: a, parallel: true, fan_in: join}\n",
     ),
     Code(

@@ -39,7 +39,7 @@ class Code:
         )
 
 
-E, W, H = Severity.ERROR, Severity.WARNING, Severity.HINT
+E, W, N, H = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.HINT
 
 _ALL: tuple[Code, ...] = (
     # ---- syntax
@@ -146,6 +146,53 @@ _ALL: tuple[Code, ...] = (
         "The Rust TEA runtime requires a workflow name.",
         "nodes:\n  - name: a\n",
     ),
+    Code(
+        "TEA107",
+        "multiple-documents",
+        "schema",
+        W,
+        "The file holds more than one YAML document.",
+        "Reports each `---` that starts a second or later document in a workflow file.",
+        "TEA's engines load exactly one document per file and reject the whole file otherwise; "
+        "tea-lsp checks each document, but only a one-document file runs under TEA.",
+        "name: one\nnodes:\n  - name: a\n    run: return {}\n---\nname: two\nnodes:\n"
+        "  - name: b\n    run: return {}\n",
+    ),
+    Code(
+        "TEA108",
+        "node-level-action",
+        "schema",
+        W,
+        "A node names its action with `action:` instead of `uses:`.",
+        "Reports a node-level `action: <name>` (outside `dynamic_parallel`).",
+        "TEA's Rust engine runs it, but TEA's Python engine (`tea run`) ignores `action:` on a "
+        "node: the node silently does nothing. `uses:` works everywhere.",
+        "nodes:\n  - name: a\n    action: json.parse\n    with: {text: '[1]'}\n",
+    ),
+    Code(
+        "TEA109",
+        "dynamic-parallel-output-ignored",
+        "schema",
+        W,
+        "`output:` on a `dynamic_parallel` node is ignored.",
+        "Reports `output`/`output_key` written on a `dynamic_parallel` node itself.",
+        "The node's results go to `parallel_results` at its fan-in; TEA never stores them under "
+        "the `output` key, so whatever reads that key gets nothing.",
+        "nodes:\n  - name: fan\n    type: dynamic_parallel\n    items: '{{ state.xs }}'\n"
+        "    action: {uses: json.parse, with: {text: '{{ item }}'}}\n    fan_in: join\n"
+        "    output: parsed\n  - name: join\n    fan_in: true\n    run: return {}\n",
+    ),
+    Code(
+        "TEA110",
+        "condition-ignored",
+        "schema",
+        W,
+        "`condition:` on a node that is not a `while_loop` is ignored.",
+        "Reports `condition` on nodes other than `while_loop` nodes.",
+        "The node runs every time control reaches it; the condition is never evaluated. Route "
+        "with a conditional `goto` or an edge `when:` instead.",
+        "nodes:\n  - name: a\n    condition: '{{ state.ready }}'\n    run: return {}\n",
+    ),
     # ---- graph
     Code(
         "TEA201",
@@ -197,7 +244,8 @@ _ALL: tuple[Code, ...] = (
         "A single-target `parallel: true` edge runs sequentially upstream.",
         "Reports edges of the form `{to: x, parallel: true}` with a single target.",
         "Upstream Python runs this spelling sequentially, which is not what its author meant; "
-        "use `type: parallel`, a list `to: [a, b]` or `parallel: [a, b]`.",
+        "write one edge per branch with `type: parallel` (as TEA's Python engine and tea-lsp "
+        "run it).",
         "edges:\n  - {from: setup, to: a, parallel: true, fan_in: join}\n",
     ),
     Code(
@@ -299,6 +347,54 @@ _ALL: tuple[Code, ...] = (
         "  - name: b\n    run: return {}\n  - name: join\n    run: return {}\nedges:\n"
         "  - {from: setup, to: [a, b], parallel: true, fan_in: join}\n"
         "  - {from: b, to: join}\n",
+    ),
+    Code(
+        "TEA215",
+        "list-target-parallel-edge",
+        "graph",
+        W,
+        "An edge with a list `to:` and `parallel: true` breaks TEA's Python engine.",
+        "Reports edges of the form `{to: [a, b], parallel: true}`.",
+        "tea-lsp runs this spelling, but TEA's Python engine fails while loading the file "
+        "(`unhashable type: 'list'`). Write one `type: parallel` edge per branch instead.",
+        "edges:\n  - {from: s, to: [a, b], parallel: true, fan_in: join}\n",
+    ),
+    Code(
+        "TEA216",
+        "dynamic-parallel-shape",
+        "graph",
+        E,
+        "A `dynamic_parallel` node lacks its `fan_in` or has more than one body.",
+        "Reports `dynamic_parallel` nodes without `fan_in`, or with more than one of "
+        "`action`, `steps` and `subgraph`.",
+        "TEA refuses to load such a node: the items' results need a node to join them, and "
+        "each item runs exactly one body.",
+        "nodes:\n  - name: fan\n    type: dynamic_parallel\n    items: '{{ state.xs }}'\n"
+        "    action: {uses: json.parse, with: {text: '{{ item }}'}}\n",
+    ),
+    Code(
+        "TEA217",
+        "goto-without-fallback",
+        "graph",
+        W,
+        "A conditional `goto` list has no fallback rule.",
+        "Reports `goto` lists whose every rule has an `if`.",
+        'When no condition holds, the run fails ("no valid next node") in both TEA engines '
+        "and in tea-lsp. End the list with a rule without `if` (`- to: __end__`).",
+        "nodes:\n  - name: a\n    run: return {}\n    goto:\n      - if: state.ok\n"
+        "        to: b\n  - name: b\n    run: return {}\n",
+    ),
+    Code(
+        "TEA218",
+        "cycle-without-exit",
+        "graph",
+        W,
+        "Nodes that form a loop from which no route leads to `__end__`.",
+        "Reports a reachable group of nodes whose routes only lead back into the group.",
+        "Once control enters the loop, the run never ends: TEA's Python engine loops forever and "
+        "tea-lsp stops it after its step limit.",
+        "nodes:\n  - name: a\n    run: return {}\n    goto: b\n  - name: b\n"
+        "    run: return {}\n    goto: a\n",
     ),
     # ---- lua
     Code(
@@ -439,9 +535,10 @@ _ALL: tuple[Code, ...] = (
         "unknown-action",
         "actions",
         E,
-        "`uses:` names an action that is not registered.",
-        "Reports action names missing from the action registry, with the closest name.",
-        "The runner cannot execute an unknown action.",
+        "`uses:` names an action that no engine provides.",
+        "Reports action names that neither tea-lsp, TEA's Python or Rust engine, nor an "
+        "installed plugin provides, with the closest known name.",
+        "No engine can execute an unknown action; it is almost always a typo.",
         "nodes:\n  - name: a\n    uses: json.prase\n",
     ),
     Code(
@@ -473,6 +570,18 @@ _ALL: tuple[Code, ...] = (
         "Reports literal (non-template) argument values whose type the action's schema rejects.",
         "The action fails at run time.",
         "nodes:\n  - name: a\n    uses: time.sleep\n    with: {seconds: soon}\n",
+    ),
+    Code(
+        "TEA505",
+        "action-not-in-runner",
+        "actions",
+        N,
+        "The action is one of TEA's, not available in the tea-lsp runner.",
+        "Notes `uses:` names that TEA's Python or Rust engine provides and the tea-lsp runner "
+        "does not; `tea-lsp run` refuses the workflow with this code before starting.",
+        "The file is valid for TEA; only running it with tea-lsp is not possible. It never "
+        "fails `check` at the default `--fail-on warning`.",
+        "nodes:\n  - name: ask\n    uses: llm.call\n    with: {prompt: hello}\n",
     ),
     # ---- runtime
     Code(

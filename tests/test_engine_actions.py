@@ -309,13 +309,13 @@ def test_action_checks() -> None:
     assert got == [
         ("TEA501", "error", 3, 10, 20, "unknown action 'json.prase'; did you mean 'json.parse'?"),
         (
-            "TEA501",
-            "warning",
+            "TEA505",
+            "info",
             5,
             10,
             18,
-            "action 'llm.call' is an upstream action that tea-lsp does not provide; the "
-            "tea-lsp runner cannot run this workflow",
+            "action 'llm.call' is not available in the tea-lsp runner (TEA's Python and Rust "
+            "engines provide it)",
         ),
         (
             "TEA502",

@@ -130,7 +130,7 @@ nodes:
     index_var: position
     max_concurrency: 2
     fan_in: collect
-    action: json.stringify
+    action: json.stringify  # tea-lsp: ignore[TEA108]
     with:
       value: "{{ {'n': position, 'record': record} }}"
       sort_keys: true

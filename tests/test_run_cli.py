@@ -30,7 +30,7 @@ nodes:
       for i, r in ipairs(state.parallel_results) do parts[i] = r.state.part end
       return { parts = parts }
 edges:
-  - {from: start, to: [left, right], parallel: true, fan_in: join}
+  - {from: start, to: [left, right], parallel: true, fan_in: join}  # tea-lsp: ignore[TEA215]
 """
 
 FAILS = """
@@ -106,7 +106,7 @@ def test_max_steps_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         """
         name: loop
         nodes:
-          - name: again
+          - name: again  # tea-lsp: ignore[TEA218]
             run: return { n = (state.n or 0) + 1 }
             goto: again
         """,

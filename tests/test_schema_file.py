@@ -170,6 +170,7 @@ def test_definitions() -> None:
         "runSpec",
         "settings",
         "stateType",
+        "stepList",
     ]
 
 
@@ -314,7 +315,7 @@ def test_bad_parallel_strategy() -> None:
         (
             "$.settings.parallel.strategy",
             "enum",
-            "'distributed' is not one of ['process', 'thread']",
+            "'distributed' is not one of ['process', 'thread', 'remote', 'dask']",
         )
     ]
 
@@ -416,5 +417,7 @@ def test_bad_sizes_counts_and_timeouts() -> None:
 
 def test_unknown_state_type() -> None:
     assert [(p, v) for p, v, _ in _errors(_with(state_schema={"x": "text"}))] == [
-        ("$.state_schema.x", "enum")
+        ("$.state_schema.x", "anyOf")
     ]
+    # TEA's Python engine also accepts a mapping describing the key.
+    assert _errors(_with(state_schema={"x": {"type": "array", "description": "d"}})) == []

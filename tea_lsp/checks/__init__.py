@@ -9,20 +9,24 @@ from tea_lsp.checks import (
     graph_parallel,
     graph_reach,
     graph_refs,
+    graph_traps,
     jinja_templates,
     lua_semantics,
     lua_syntax,
     schema,
+    schema_traps,
 )
 from tea_lsp.checks.base import Check, CheckContext
 
 ALL_CHECKS: list[tuple[str, Check]] = [
     ("schema", schema.check),
+    ("schema_traps", schema_traps.check),
     ("graph_names", graph_names.check),
     ("graph_refs", graph_refs.check),
     ("graph_reach", graph_reach.check),
     ("graph_parallel", graph_parallel.check),
     ("graph_loops", graph_loops.check),
+    ("graph_traps", graph_traps.check),
     ("lua_syntax", lua_syntax.check),
     ("lua_semantics", lua_semantics.check),
     ("jinja_templates", jinja_templates.check),

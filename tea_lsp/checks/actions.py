@@ -1,57 +1,27 @@
-"""TEA501–TEA504: ``uses:`` names and ``with:`` arguments checked against the action registry.
+"""TEA501–TEA505: ``uses:`` names and ``with:`` arguments checked against the action catalogue.
 
-TEA501 unknown action (did-you-mean; a warning for names of upstream actions tea-lsp does not
-provide, which the runner refuses), TEA502 unknown argument (on the key), TEA503 missing
-required argument (on the ``uses`` value), TEA504 wrong literal type (on the value; values
-containing a template are not type-checked).
+TEA501 unknown action: no engine (tea-lsp, TEA's Python or Rust engine) and no installed plugin
+provides it (did-you-mean); TEA505 (info) the action is TEA's and the tea-lsp runner does not
+provide it; TEA502 unknown argument (on the key), TEA503 missing required argument (on the
+``uses`` value), TEA504 wrong literal type (on the value; values containing a template are not
+type-checked) — where the catalogue or the plugin gives a schema.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
 
+from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabled
 from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.schema import WITH_SYNONYMS
 from tea_lsp.checks.spans import first_line_span, value_span
-from tea_lsp.diagnostics import Severity
-from tea_lsp.engine.actions.registry import ActionSpec, default_registry
 from tea_lsp.model.workflow import Node
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
-from tea_lsp.util import did_you_mean, quote_list, show_value, suggest
-
-# Namespaces of upstream actions that tea-lsp does not provide: valid files, not runnable here.
-UPSTREAM_NAMESPACES = frozenset(
-    {
-        "a2a",
-        "actions",
-        "agent",
-        "auth",
-        "cache",
-        "checkpoint",
-        "code",
-        "data",
-        "embedding",
-        "graph",
-        "llm",
-        "ltm",
-        "mcp",
-        "memory",
-        "notify",
-        "planning",
-        "rag",
-        "reasoning",
-        "secrets",
-        "session",
-        "storage",
-        "text",
-        "tools",
-        "trace",
-        "vector",
-        "web",
-    }
-)
+from tea_lsp.util import did_you_mean, quote_list, show_value
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -62,6 +32,28 @@ _TYPE_NAMES = {
     "array": "a list",
     "null": "null",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class _Schema:
+    """An action's name and ``with:`` schema, wherever it comes from."""
+
+    name: str
+    schema: Mapping[str, Any]
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        props = self.schema.get("properties", {})
+        return props if isinstance(props, Mapping) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.schema.get("required", [])
+        return [str(r) for r in req] if isinstance(req, list) else []
+
+    @property
+    def open_arguments(self) -> bool:
+        return self.schema.get("additionalProperties", True) is not False
 
 
 def _has_template(node: YNode) -> bool:
@@ -83,7 +75,7 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
+def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
     props = spec.properties
     given: set[str] = set()
     if node.with_args is not None:
@@ -108,6 +100,8 @@ def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
                 continue
             _check_type(ctx, spec, key, pair.key, pair.value, props[key])
     missing = [r for r in spec.required if r not in given]
+    if node.with_args is None and any(k in node.ymap for k in WITH_SYNONYMS):
+        missing = []  # 'params:' and the like: TEA101 already points at 'with'
     if missing and node.uses_span is not None:
         names = quote_list(missing)
         noun = "argument" if len(missing) == 1 else "arguments"
@@ -119,7 +113,7 @@ def _check_with(ctx: CheckContext, node: Node, spec: ActionSpec) -> None:
 
 
 def _check_type(
-    ctx: CheckContext, spec: ActionSpec, key: str, key_node: YNode, value: YNode, schema: Any
+    ctx: CheckContext, spec: _Schema, key: str, key_node: YNode, value: YNode, schema: Any
 ) -> None:
     if not isinstance(schema, Mapping):
         return
@@ -148,32 +142,85 @@ def _check_type(
     ctx.report("TEA504", span, message)
 
 
+def _check_action_arguments(
+    ctx: CheckContext, node: Node, args: tuple[str, ...], cat: Catalog
+) -> None:
+    """Arguments that name another action (``retry.loop``'s ``validate``)."""
+    assert node.with_args is not None and node.uses is not None
+    for arg in args:
+        value = node.with_args.get(arg)
+        if not isinstance(value, YScalar) or not isinstance(value.value, str):
+            continue
+        name = value.value
+        if _has_template(value) or name in cat or name in plugin_actions().schemas:
+            continue
+        hint = did_you_mean(name, known_names(cat)) or "; no engine or installed plugin has it"
+        ctx.report(
+            "TEA501",
+            first_line_span(value.span, ctx.lines),
+            f"unknown action '{name}' in '{arg}' of '{node.uses}'{hint}",
+        )
+
+
+def known_names(cat: Catalog | None = None) -> list[str]:
+    """Every action name some engine or installed plugin provides."""
+    cat = cat or catalog()
+    names = set(cat.names(test_actions_enabled()))
+    names.update(plugin_actions().schemas)
+    return sorted(names)
+
+
+def _imported(ctx: CheckContext) -> tuple[bool, set[str]]:
+    """What the file's ``imports:`` may register: (any name at all, namespaces)."""
+    imports = ctx.workflow.root.get("imports") if ctx.workflow is not None else None
+    if not isinstance(imports, YSeq):
+        return False, set()
+    anything = False
+    namespaces: set[str] = set()
+    for item in imports.items:
+        ns = item.get("namespace") if isinstance(item, YMap) else None
+        if isinstance(ns, YScalar) and isinstance(ns.value, str) and ns.value.strip():
+            namespaces.add(ns.value.strip())
+        else:
+            anything = True  # an import without a namespace registers names we cannot know
+    return anything, namespaces
+
+
 def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
         return
-    registry = default_registry()
-    names = registry.names()
+    import_any, namespaces = _imported(ctx)
+    cat = catalog()
+    plugins = plugin_actions().schemas
+    test_actions = test_actions_enabled()
+    names: list[str] | None = None
     for node in wf.all_nodes():
         if node.uses is None or node.uses_span is None:
             continue
-        spec = registry.get(node.uses)
-        if spec is None:
-            namespace = node.uses.split(".", 1)[0]
-            close = suggest(node.uses, names)
-            if close is None and namespace in UPSTREAM_NAMESPACES:
-                ctx.report(
-                    "TEA501",
-                    node.uses_span,
-                    f"action '{node.uses}' is an upstream action that tea-lsp does not provide; "
-                    "the tea-lsp runner cannot run this workflow",
-                    severity=Severity.WARNING,
-                )
-            else:
-                ctx.report(
-                    "TEA501",
-                    node.uses_span,
-                    f"unknown action '{node.uses}'{did_you_mean(node.uses, names)}",
-                )
+        name = node.uses
+        if name in plugins:
+            schema = plugins[name]
+            if schema is not None:
+                _check_with(ctx, node, _Schema(name, schema))
             continue
-        _check_with(ctx, node, spec)
+        entry = cat.get(name)
+        if entry is None or (entry.test_only and not test_actions):
+            if import_any or name.split(".", 1)[0] in namespaces:
+                continue  # registered by the file's own 'imports:', which we do not load
+            if names is None:
+                names = known_names(cat)
+            hint = did_you_mean(name, names) or "; no engine or installed plugin provides it"
+            ctx.report("TEA501", node.uses_span, f"unknown action '{name}'{hint}")
+            continue
+        if not entry.runnable:
+            ctx.report(
+                "TEA505",
+                node.uses_span,
+                f"action '{name}' is not available in the tea-lsp runner "
+                f"({entry.providers_text()})",
+            )
+        if entry.schema is not None:
+            _check_with(ctx, node, _Schema(name, entry.schema))
+        if entry.action_arguments and node.with_args is not None:
+            _check_action_arguments(ctx, node, entry.action_arguments, cat)

@@ -47,8 +47,8 @@ def _sequential_spelling(ctx: CheckContext, wf: Workflow) -> None:
             "TEA205",
             _marker_span(ctx, e),
             f"'parallel: true' with the single target '{target}' runs sequentially upstream; "
-            "for parallel branches put 'type: parallel' on each branch edge or list every "
-            "branch in 'to: [..]'",
+            "for parallel branches write one edge per branch, each with 'type: parallel' and "
+            "'fan_in'",
         )
 
 

@@ -20,7 +20,17 @@ def _unreachable(ctx: CheckContext) -> None:
         return  # a misspelt reference hides routes: TEA201 first, reachability after the fix
     if any(not n.name for n in wf.nodes) or any(e.source is None for e in wf.edges):
         return  # a nameless node or an edge without 'from' (TEA104) breaks the routes
+    if any(n.action_refs_dynamic for n in wf.all_nodes()):
+        return  # an action runs a node named by a template: any node may be the one
     seen = set(reachable(wf, entry))
+    # A node an action runs by name (retry.loop's 'correct') runs as one call: it is reached,
+    # its own routes are not followed from there.
+    pending = [n for n in seen if n in wf.by_name]
+    while pending:
+        for ref in wf.by_name[pending.pop()].action_refs:
+            if ref.name in wf.by_name and ref.name not in seen:
+                seen.add(ref.name)
+                pending.append(ref.name)
     for node in wf.nodes:
         if not node.name or node.name in RESERVED or wf.by_name.get(node.name) is not node:
             continue

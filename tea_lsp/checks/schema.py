@@ -70,6 +70,89 @@ _VALUE_PRIORITY = {
 }
 
 
+# Keys people write for another key, by the kind of mapping they sit in: edit distance cannot
+# find these ('params' is closer to 'streams' than to 'with'). ``None``: any node.
+_SYNONYMS: dict[str, dict[str, str]] = {
+    "node": {
+        "params": "with",
+        "parameters": "with",
+        "args": "with",
+        "arguments": "with",
+        "inputs": "with",
+        "next": "goto",
+        "then": "goto",
+        "paths": "goto",
+        "edges": "goto",
+        "routes": "goto",
+        "outputs": "output",
+        "config": "with",
+        "interrupt_before": "interrupt",
+        "interrupt_after": "interrupt",
+        "code": "run",
+        "lang": "language",
+        "use": "uses",
+        "call": "uses",
+    },
+    "edge": {
+        "source": "from",
+        "target": "to",
+        "targets_list": "to",
+        "next": "to",
+        "if": "when",
+    },
+    "workflow": {
+        "interrupt_before": "config.interrupt_before",
+        "interrupt_after": "config.interrupt_after",
+        "checkpoint_dir": "config.checkpoint_dir",
+        "raise_exceptions": "config.raise_exceptions",
+        "vars": "variables",
+        "state": "initial_state",
+        "schema": "state_schema",
+        "steps": "nodes",
+    },
+}
+# Keys written for ``with`` (the action then receives none of these arguments).
+WITH_SYNONYMS = frozenset(k for k, v in _SYNONYMS["node"].items() if v == "with")
+# Keys that mean ``with`` only on a node that runs an action.
+_ACTION_ONLY = frozenset({"inputs", "config"})
+
+
+def _close_enough(key: str, candidate: str) -> bool:
+    """A did-you-mean is shown only for a small edit: a suggestion farther away than a couple
+    of typos misleads more than it helps ('checkpoint' is not 'endpoint')."""
+    limit = 1 if len(key) <= 4 else 2
+    return _distance(key.lower(), candidate.lower()) <= limit
+
+
+def _distance(a: str, b: str) -> int:
+    """Edit distance counting a swap of two neighbours as one edit."""
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[len(b)]
+
+
+def suggest_key(word: str, key: str, candidates: list[str], instance: Any) -> str | None:
+    """The key the user most likely meant: a known synonym, else a close spelling."""
+    table = _SYNONYMS.get(word, {})
+    meant = table.get(key) or table.get(key.lower())
+    if meant is not None:
+        is_action = isinstance(instance, dict) and ("uses" in instance or "action" in instance)
+        if key not in _ACTION_ONLY or is_action:
+            return meant
+    best = suggest(key, candidates)
+    if best is not None and _close_enough(key, best):
+        return best
+    return None
+
+
 @cache
 def validator() -> Draft202012Validator:
     """The workflow schema validator, built once per process."""
@@ -316,7 +399,9 @@ class _Emitter:
             if pair is None or id(pair.key) in self.unknown:
                 continue
             self.unknown[id(pair.key)] = None
-            best = suggest(str(key), candidates)
+            best = suggest_key(word, str(key), candidates, instance)
+            if best is not None and best in instance:
+                best = None  # the key it stands for is there already: a second value
             written = pair.key.value if isinstance(pair.key, YScalar) else key
             shown = show_value(written) if isinstance(written, bool) else f"'{key}'"
             message = f"unknown key {shown} in {word}"
@@ -327,7 +412,8 @@ class _Emitter:
                 new = best
                 if isinstance(pair.key, YScalar) and pair.key.style in ("'", '"'):
                     new = f"{pair.key.style}{best}{pair.key.style}"
-                fix = Fix(f"Replace '{key}' with '{best}'", (TextEdit(pair.key.span, new),))
+                if "." not in best:  # 'config.interrupt_before' is a move, not a rename
+                    fix = Fix(f"Replace '{key}' with '{best}'", (TextEdit(pair.key.span, new),))
             elif 0 < len(props) <= 8:
                 message += f"; expected one of {quote_list(props)}"
             span = first_line_span(pair.key.span, self.ctx.lines)

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tea_lsp.catalog import catalog
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.engine.actions.registry import ActionRegistry
 from tea_lsp.model.routing import branch_nodes
@@ -89,6 +90,27 @@ class Plan:
 def _refuse(plan: Plan | list[Diagnostic], span: Span, message: str) -> None:
     target = plan if isinstance(plan, list) else plan.refusals
     target.append(Diagnostic("TEA607", Severity.ERROR, message, span))
+
+
+def _refuse_action(plan: Plan, node: str, action: str, span: Span) -> None:
+    """Refuse an action the runner does not have: TEA505 when a TEA engine provides it."""
+    entry = catalog().get(action)
+    if entry is None or not entry.upstream:
+        _refuse(
+            plan,
+            span,
+            f"node '{node}': action '{action}' is not available in the tea-lsp runner",
+        )
+        return
+    plan.refusals.append(
+        Diagnostic(
+            "TEA505",
+            Severity.ERROR,
+            f"node '{node}': action '{action}' is not available in the tea-lsp runner "
+            f"({entry.providers_text()})",
+            span,
+        )
+    )
 
 
 def _setting(settings: dict[str, Any], section: str, *keys: str) -> Any:
@@ -236,11 +258,7 @@ def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: boo
             f"node '{name}': give either 'uses' or 'run', not both",
         )
     if node.uses is not None and node.uses not in registry:
-        _refuse(
-            plan,
-            node.uses_span or node.name_span,
-            f"node '{name}': action '{node.uses}' is not available in the tea-lsp runner",
-        )
+        _refuse_action(plan, name, node.uses, node.uses_span or node.name_span)
     out = node.ymap.get("output") or node.ymap.get("output_key")
     if isinstance(out, YSeq):
         _refuse(plan, out.span, f"node '{name}': 'output' must be a key name or a mapping")
@@ -289,11 +307,7 @@ def _check_dynamic(plan: Plan, node: Node, registry: ActionRegistry, in_branch: 
         if action.uses is None:
             _refuse(plan, action.ymap.span, f"node '{name}': 'action' names no action ('uses')")
         elif action.uses not in registry:
-            _refuse(
-                plan,
-                action.uses_span or node.name_span,
-                f"node '{name}': action '{action.uses}' is not available in the tea-lsp runner",
-            )
+            _refuse_action(plan, name, action.uses, action.uses_span or node.name_span)
 
 
 def dynamic_action(node: Node) -> Node | None:

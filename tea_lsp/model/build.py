@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tea_lsp.catalog import catalog
 from tea_lsp.model.routing import resolve_fan_ins
 from tea_lsp.model.workflow import (
     END,
@@ -105,6 +106,8 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
     if isinstance(with_args, YMap):
         node.with_args = with_args
         _collect_templates(with_args, "with", node, node.templates)
+        if node.uses is not None:
+            _action_refs(node, with_args)
     out = ymap.get("output")
     if out is None:
         out = ymap.get("output_key")
@@ -153,7 +156,10 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         if isinstance(seq, YSeq):
             for i, item in enumerate(seq.items):
                 if isinstance(item, YMap):
-                    target_list.append(_build_node(item, i, node))
+                    sub = _build_node(item, i, node)
+                    if sub_key == "steps" and "name" not in item:
+                        sub.name = f"step_{i}"  # as TEA names an unnamed step
+                    target_list.append(sub)
     if node.type == "while_loop":
         node.condition = _condition(ymap.get("condition"), "condition", node)
         mi = ymap.get("max_iterations")
@@ -167,6 +173,20 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         node.item_var = iv.value if iv else "item"
         node.index_var = ix.value if ix else "index"
     return node
+
+
+def _action_refs(node: Node, with_args: YMap) -> None:
+    """Arguments of the node's action that name a node to run (from the action catalogue)."""
+    assert node.uses is not None
+    for arg in catalog().node_arguments(node.uses):
+        value = with_args.get(arg)
+        if value is None:
+            continue
+        ref = _ref(value, arg)
+        if ref is None or _is_template(ref.name):
+            node.action_refs_dynamic = True
+        elif ref.name:
+            node.action_refs.append(ref)
 
 
 def _kind(language: str) -> Any:

@@ -21,7 +21,8 @@ class Ref:
 
     name: str
     span: Span
-    role: str  # "goto", "from", "to", "fan_in", "parallel", "targets", "handler"
+    role: str  # "goto", "from", "to", "fan_in", "parallel", "targets", "handler", or the
+    # name of an action argument that names a node (``correct`` of ``retry.loop``)
 
 
 @dataclass(slots=True)
@@ -75,6 +76,11 @@ class Node:
     # Strings of ``fallback`` / ``on_error`` that may name a node where upstream continues
     # when this node fails. Used for reachability only (never reported as unknown names).
     handlers: list[Ref] = field(default_factory=list)
+    # Nodes the node's action runs by name (``retry.loop``'s ``correct``): checked like any
+    # reference, and reached (as one call: their own routes are not followed from there).
+    action_refs: list[Ref] = field(default_factory=list)
+    # True when such an argument is a template: the node it runs is known only at run time.
+    action_refs_dynamic: bool = False
     templates: list[Snippet] = field(default_factory=list)
 
     @property
@@ -227,6 +233,7 @@ class Workflow:
                 out.extend(r.target for r in n.goto)
             if n.dp_fan_in:
                 out.append(n.dp_fan_in)
+            out.extend(n.action_refs)
         for e in self.edges:
             if e.source:
                 out.append(e.source)

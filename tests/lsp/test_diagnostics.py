@@ -325,7 +325,7 @@ async def test_ten_megabyte_document(client: LanguageClient) -> None:
         2,
         types.Position(line=last - 1, character=10),
         types.Position(line=last - 1, character=17),
-        "a",
+        "__end__",
     )
     got = await diagnostics(client, uri, 2)
     assert [d.code for d in got] == ["TEA308"]

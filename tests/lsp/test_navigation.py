@@ -47,7 +47,7 @@ nodes:
   - name: finish
     run: return { done = true }  # tea-lsp: ignore[TEA204]
 edges:
-  - {from: setup, to: [branch_a, branch_b], parallel: true, fan_in: join}
+  - {from: setup, to: [branch_a, branch_b], parallel: true, fan_in: join}  # tea-lsp: ignore[TEA215]
   - {from: branch_a, to: join}
   - {from: branch_b, to: "join"}
 """

@@ -48,7 +48,7 @@ nodes:
       end
       return { total = total }
 edges:
-  - {from: setup, to: [a, b], parallel: true, fan_in: join}
+  - {from: setup, to: [a, b], parallel: true, fan_in: join}  # tea-lsp: ignore[TEA215]
   - {from: a, to: join}
   - {from: b, to: join}
 """
@@ -83,7 +83,7 @@ nodes:
     fan_in: true
     run: return {}
 edges:
-  - {from: setup, to: [a, b], parallel: true, fan_in: join}
+  - {from: setup, to: [a, b], parallel: true, fan_in: join}  # tea-lsp: ignore[TEA215]
   - {from: a, to: join}
   - {from: b, to: join}
 """

@@ -1,8 +1,9 @@
 """The action registry: every ``uses:`` name, its function and the JSON schema of its ``with:``.
 
-The registry is rebuilt identically in every process (built-ins, then the test-only actions when
-``TEA_LSP_TEST_ACTIONS=1``, then the entry-point group ``tea_lsp.actions``), so a branch running in
-a worker process finds the same definitions, by name, as the main flow and the checker.
+The registry is rebuilt identically in every process (the actions the catalogue lists as run by
+tea-lsp, with the catalogue's schemas, bound to the built-in functions; the test-only ones when
+``TEA_LSP_TEST_ACTIONS=1``; then the entry-point group ``tea_lsp.actions``), so a branch running
+in a worker process finds the same definitions, by name, as the main flow and the checker.
 
 An entry point of the group ``tea_lsp.actions`` may load to an :class:`ActionSpec`, an iterable
 of them, or a callable ``register(registry)`` that calls :meth:`ActionRegistry.register`.
@@ -10,10 +11,9 @@ of them, or a callable ``register(registry)`` that calls :meth:`ActionRegistry.r
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 import jsonschema
 
-ENTRY_POINT_GROUP = "tea_lsp.actions"
-TEST_ACTIONS_ENV = "TEA_LSP_TEST_ACTIONS"
+from tea_lsp.catalog import TEST_ACTIONS_ENV as TEST_ACTIONS_ENV
+from tea_lsp.catalog import catalog
+from tea_lsp.catalog import test_actions_enabled as _test_actions_enabled
+from tea_lsp.catalog.plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 
 
 class ActionError(Exception):
@@ -209,7 +211,7 @@ class ActionRegistry:
 
 
 def test_actions_enabled() -> bool:
-    return os.environ.get(TEST_ACTIONS_ENV) == "1"
+    return _test_actions_enabled()
 
 
 def default_registry(test_actions: bool | None = None) -> ActionRegistry:
@@ -225,10 +227,16 @@ def _build(test_actions: bool) -> ActionRegistry:
     from tea_lsp.engine.actions import builtin
 
     reg = ActionRegistry()
-    for spec in builtin.BUILTINS:
-        reg.register(spec)
-    if test_actions:
-        for spec in builtin.TEST_ACTIONS:
+    funcs = {s.name: s for s in (*builtin.BUILTINS, *builtin.TEST_ACTIONS)}
+    for entry in catalog():
+        spec = funcs.pop(entry.name, None)
+        if spec is None or not entry.runnable or (entry.test_only and not test_actions):
+            continue
+        schema = entry.schema if entry.schema is not None else spec.schema
+        reg.register(replace(spec, schema=schema, summary=entry.summary or spec.summary))
+    test_names = {s.name for s in builtin.TEST_ACTIONS}
+    for spec in funcs.values():  # a built-in the catalogue does not list yet
+        if test_actions or spec.name not in test_names:
             reg.register(spec)
     reg.load_entry_points()
     return reg

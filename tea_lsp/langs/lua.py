@@ -225,6 +225,25 @@ do
   end
 end
 
+-- Lua runs an xpcall message handler before unwinding, and when the error comes from the hook
+-- the handler runs inside the hook, where hooks are off: a handler that loops would never be
+-- stopped. So once the deadline has passed a user's handler is never called: the error goes
+-- through unchanged, and the hook (now firing on every instruction) raises it again at the
+-- first instruction after the xpcall. A handler called for an ordinary error runs with hooks
+-- on; if it times out, Lua calls the handler again for the timeout, which passes it through.
+do
+  local raw_xpcall = xpcall
+  G.xpcall = function(f, msgh, ...)
+    if type(msgh) ~= "function" then
+      error("bad argument #2 to 'xpcall' (function expected, got " .. type(msgh) .. ")", 2)
+    end
+    return raw_xpcall(f, function(e)
+      if timed_out then return e end
+      return msgh(e)
+    end, ...)
+  end
+end
+
 -- ---------------------------------------------------------------- removals
 for _, name in ipairs({"io", "os", "debug", "package", "require", "dofile", "loadfile",
                        "collectgarbage", "python"}) do

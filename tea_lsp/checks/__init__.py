@@ -10,8 +10,12 @@ from tea_lsp.checks import (
     graph_reach,
     graph_refs,
     jinja_templates,
+    lua_language,
     lua_semantics,
     lua_syntax,
+    lua_writes,
+    python_names,
+    python_syntax,
     schema,
 )
 from tea_lsp.checks.base import Check, CheckContext
@@ -25,6 +29,10 @@ ALL_CHECKS: list[tuple[str, Check]] = [
     ("graph_loops", graph_loops.check),
     ("lua_syntax", lua_syntax.check),
     ("lua_semantics", lua_semantics.check),
+    ("lua_writes", lua_writes.check),
+    ("lua_language", lua_language.check),
+    ("python_syntax", python_syntax.check),
+    ("python_names", python_names.check),
     ("jinja_templates", jinja_templates.check),
     ("actions", actions.check),
 ]

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import default_language, node_language
-from tea_lsp.diagnostics import Span
+from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.langs.detect import has_lua_marker
 from tea_lsp.model.workflow import Node
 from tea_lsp.syntax.embedded import SnippetMap
+from tea_lsp.syntax.yaml_tree import YMap
 
 
 def check(ctx: CheckContext) -> None:
@@ -44,12 +45,14 @@ def check(ctx: CheckContext) -> None:
     head = as_python[0]
     count = len(as_python)
     others = f" (and {count - 1} more node{'s' if count > 2 else ''})" if count > 1 else ""
+    key = head.ymap.key_node("run") or head.ymap.key_node("script")
     ctx.report(
         "TEA309",
         _key_span(head),
         f"node '{head.name}'{others} has Python code without 'language:': TEA's Python engine "
         "runs it as Python, but its Rust engine runs unmarked code as Lua; add "
         "'language: python'",
+        fix=_language_fix(ctx, head.ymap, key.span if key is not None else None),
     )
 
 
@@ -59,3 +62,23 @@ def _key_span(node: Node) -> Span:
         return key.span
     assert node.code is not None
     return node.code.scalar.span
+
+
+def _language_fix(ctx: CheckContext, ymap: YMap, run_span: Span | None) -> Fix | None:
+    """Insert ``language: python`` on its own line, at the node's key indentation."""
+    start = ymap.span
+    if ctx.lines.line(start.start_line)[start.start_col : start.start_col + 1] == "{":
+        return None  # a flow mapping: no line-based edit
+    own_line: list[Span] = []
+    for pair in ymap.pairs:
+        s = pair.key.span
+        if ctx.lines.line(s.start_line)[: s.start_col].strip() == "":
+            own_line.append(s)
+    if not own_line:
+        return None
+    target = next((s for s in own_line if s == run_span), own_line[0])
+    edit = TextEdit(
+        Span(target.start_line, 0, target.start_line, 0),
+        " " * target.start_col + "language: python\n",
+    )
+    return Fix("add 'language: python'", (edit,))

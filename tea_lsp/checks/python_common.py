@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import node_language
 from tea_lsp.diagnostics import Span
-from tea_lsp.langs.python.check import PyFacts, python_facts
+from tea_lsp.langs.jinja import check_template
+from tea_lsp.langs.python.check import PyFacts, python_facts, python_syntax_error
 from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
 
@@ -48,7 +49,7 @@ def python_entries(ctx: CheckContext) -> list[PyEntry]:
             found: list[tuple[Snippet, str]] = []
             if node.code is not None and node_language(ctx, node) == "python":
                 found.append((node.code, "exec"))
-            if node.expression is not None:
+            if node.expression is not None and _python_expression(node.expression.text):
                 found.append((node.expression, "eval"))
             for snippet, mode in found:
                 text = snippet.text
@@ -58,6 +59,18 @@ def python_entries(ctx: CheckContext) -> list[PyEntry]:
                 out.append(PyEntry(node, snippet, smap, mode, too_big, facts))
     ctx.cache[_CACHE_KEY] = out
     return list(out)
+
+
+def _python_expression(text: str) -> bool:
+    """Whether a ``run: {type: expression}`` value is checked as Python.
+
+    TEA's Python engine evaluates it as Python; tea-lsp's runner has read it as a Jinja
+    expression. A value that is valid Jinja but not Python is left to the Jinja check.
+    """
+    if python_syntax_error(text, "eval") is None:
+        return True
+    problems = check_template(text, expression=True, known_names=frozenset())
+    return any(p.kind == "syntax" for p in problems)
 
 
 def python_state_keys(ctx: CheckContext) -> tuple[frozenset[str], bool]:

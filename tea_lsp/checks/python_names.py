@@ -49,7 +49,7 @@ def _names(ctx: CheckContext, e: PyEntry) -> None:
     if facts.star_import or not facts.free_names:
         return
     known = _known(e)
-    candidates = known - {n for n in BUILTIN_NAMES if n.startswith("_")}
+    candidates = (known | facts.bound) - {n for n in BUILTIN_NAMES if n.startswith("_")}
     seen: set[str] = set()
     for use in facts.free_names:
         if use.name in known or use.name in seen:

@@ -116,6 +116,7 @@ class PyFacts:
     bad_returns: tuple[ReturnValue, ...]
     returned_keys: frozenset[str]  # keys of returned dict literals / top-level names
     returns_opaque: bool  # some return whose keys cannot be read
+    bound: frozenset[str]  # every name the code binds somewhere
 
 
 def _wrapped(code: str) -> bool:
@@ -338,6 +339,7 @@ def python_facts(code: str, mode: str = "exec") -> PyFacts | None:
         tuple(bad),
         frozenset(keys),
         opaque,
+        frozenset(bound),
     )
 
 

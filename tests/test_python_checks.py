@@ -29,6 +29,21 @@ def test_mask_jinja_keeps_columns_and_lines() -> None:
     assert [len(a) for a in masked.split("\n")] == [len(a) for a in code.split("\n")]
 
 
+def test_dollar_placeholders_are_masked() -> None:
+    # The engine replaces ``${name}`` by ``variables.name`` after rendering.
+    assert mask_jinja("xs[:${limit}] + ${x}") == "xs[:None    ] + None"
+    text = """\
+    variables: {limit: 3}
+    nodes:
+      - name: a
+        language: python
+        run: |
+          top = state["items"][:${limit}]
+          return {"top": top, "big": len(top) > ${limit}}
+    """
+    assert lines(text) == []
+
+
 def test_syntax_error_after_a_placeholder_keeps_its_column() -> None:
     text = """\
     nodes:

@@ -2,8 +2,9 @@
 
 The engine renders the code through Jinja, then compiles it: code containing ``return`` becomes
 the body of a function, other code runs as a module whose non-underscore locals are the update.
-Here ``{{ }}`` / ``{% %}`` / ``{# #}`` are masked column for column (an expression becomes
-``None``, a statement or comment becomes blanks) so positions stay those of the user's text.
+Here ``{{ }}`` / ``{% %}`` / ``{# #}`` / ``${ }`` are masked column for column (an expression
+becomes ``None``, a statement or comment becomes blanks) so positions stay those of the user's
+text.
 ``type: expression`` values are compiled in ``eval`` mode.
 
 Positions: lines 1-based in the snippet, columns 0-based in code points.
@@ -48,18 +49,20 @@ EXPRESSION_NAMES: frozenset[str] = frozenset(
 )
 """Names defined for a ``run: {type: expression}`` value (``eval`` with ``state`` and kwargs)."""
 
-_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.S)
+# ``${name}`` is the engine's older placeholder: replaced by ``variables.name`` after rendering.
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|\$\{[^}\n]*\}", re.S)
 
 
 def mask_jinja(text: str) -> str:
-    """``{{ x }}`` → ``None`` + blanks, ``{% .. %}`` / ``{# .. #}`` → blanks; newlines kept."""
+    """``{{ x }}`` / ``${x}`` → ``None`` + blanks, ``{% .. %}`` / ``{# .. #}`` → blanks; newlines
+    kept, so every position stays where it was."""
     if "{" not in text:
         return text
 
     def repl(m: re.Match[str]) -> str:
         src = m.group(0)
         blank = re.sub(r"[^\n]", " ", src)
-        if src.startswith("{{"):
+        if src.startswith(("{{", "${")):
             return "None" + blank[4:]
         return blank
 
@@ -183,10 +186,23 @@ def _syntax_error(exc: SyntaxError, dl: int, dc: int, code: str) -> PySyntaxErro
     return PySyntaxError(line, col, end_col, message)
 
 
-@lru_cache(maxsize=4096)
 def python_syntax_error(code: str, mode: str = "exec") -> PySyntaxError | None:
     """The first syntax error of ``code`` as the engine compiles it, or ``None``."""
-    return _parse(code, mode)[1]
+    return _analysis(code, mode)[0]
+
+
+def python_facts(code: str, mode: str = "exec") -> PyFacts | None:
+    """What the code reads and returns, or ``None`` when it does not compile."""
+    return _analysis(code, mode)[1]
+
+
+@lru_cache(maxsize=4096)
+def _analysis(code: str, mode: str) -> tuple[PySyntaxError | None, PyFacts | None]:
+    """One parse per snippet, shared by the language decision and the checks."""
+    tree, err, dl, dc = _parse(code, mode)
+    if tree is None or err is not None:
+        return err, None
+    return None, _facts(tree, code, mode, dl, dc)
 
 
 _LITERAL_KIND: tuple[tuple[type[ast.AST], str], ...] = (
@@ -217,15 +233,28 @@ def _literal_kind(value: ast.expr) -> str | None:
     return None
 
 
-def _bound_names(tree: ast.AST) -> tuple[set[str], bool]:
+def _walk(tree: ast.AST) -> tuple[set[str], bool, list[ast.Name], list[ast.Constant]]:
+    """One pass: names bound anywhere, a star import, names read, ``state`` keys read."""
     bound: set[str] = set()
     star = False
+    loads: list[ast.Name] = []
+    keys: list[ast.Constant] = []
     for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
-            bound.add(n.id)
+        cls = type(n)
+        if cls is ast.Name:
+            assert isinstance(n, ast.Name)
+            if type(n.ctx) is ast.Load:
+                loads.append(n)
+            else:
+                bound.add(n.id)
+        elif cls is ast.Subscript or cls is ast.Call:
+            key = _state_key(n)
+            if key is not None:
+                keys.append(key)
         elif isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             bound.add(n.name)
-        elif isinstance(n, ast.arg):
+        elif cls is ast.arg:
+            assert isinstance(n, ast.arg)
             bound.add(n.arg)
         elif isinstance(n, ast.Import):
             bound.update((a.asname or a.name).split(".")[0] for a in n.names)
@@ -243,7 +272,7 @@ def _bound_names(tree: ast.AST) -> tuple[set[str], bool]:
             bound.add(n.name)
         elif isinstance(n, ast.MatchMapping) and n.rest:
             bound.add(n.rest)
-    return bound, star
+    return bound, star, loads, keys
 
 
 def _top_level(body: list[ast.stmt]) -> list[ast.AST]:
@@ -269,12 +298,7 @@ def _dict_keys(value: ast.Dict) -> tuple[set[str], bool]:
     return keys, opaque
 
 
-@lru_cache(maxsize=4096)
-def python_facts(code: str, mode: str = "exec") -> PyFacts | None:
-    """What the code reads and returns, or ``None`` when it does not compile."""
-    tree, err, dl, dc = _parse(code, mode)
-    if tree is None or err is not None:
-        return None
+def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
     cols = _Columns(_source(mask_jinja(code), mode)[0])
 
     def pos(n: ast.expr) -> tuple[int, int, int]:
@@ -283,18 +307,17 @@ def python_facts(code: str, mode: str = "exec") -> PyFacts | None:
         end = cols.col(line, n.end_col_offset or n.col_offset) if n.end_lineno == line else start
         return line - dl, start - dc, max(end - dc, start - dc + 1)
 
-    bound, star = _bound_names(tree)
+    bound, star, loads, keys_read = _walk(tree)
     free: list[NameUse] = []
-    reads: list[KeyRead] = []
-    for n in ast.walk(tree):
-        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in bound:
+    for n in loads:
+        if n.id not in bound:
             line, col, _ = pos(n)
             free.append(NameUse(n.id, line, col))
-        key = _state_key(n)
-        if key is not None:
-            line, col, end = pos(key)
-            assert isinstance(key.value, str)
-            reads.append(KeyRead(key.value, line, col, end))
+    reads: list[KeyRead] = []
+    for key in keys_read:
+        line, col, end = pos(key)
+        assert isinstance(key.value, str)
+        reads.append(KeyRead(key.value, line, col, end))
     free.sort(key=lambda u: (u.line, u.col))
     reads.sort(key=lambda r: (r.line, r.col))
 
@@ -324,13 +347,13 @@ def python_facts(code: str, mode: str = "exec") -> PyFacts | None:
             elif not (isinstance(r.value, ast.Constant) and r.value.value is None):
                 opaque = True
         if not dl:  # no return: the module's non-underscore names are the update
-            for n in _top_level(body):
+            for node in _top_level(body):
                 if (
-                    isinstance(n, ast.Name)
-                    and isinstance(n.ctx, ast.Store)
-                    and not n.id.startswith("_")
+                    isinstance(node, ast.Name)
+                    and isinstance(node.ctx, ast.Store)
+                    and not node.id.startswith("_")
                 ):
-                    keys.add(n.id)
+                    keys.add(node.id)
     return PyFacts(
         tuple(free),
         star,

@@ -25,7 +25,10 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
   the deadline fired. Any hook makes Lua 5.4 trace each instruction (tight loops run about
   2x slower), so the hook is only installed while a call has a time limit. Hooks are per
   coroutine, so ``coroutine.create``/``wrap`` are wrapped to install the hook in every new
-  coroutine. A single long C call (a huge
+  coroutine. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for
+  an error raised by the hook it runs it with hooks off, so a looping handler would never be
+  stopped; once the deadline has passed the user's handler is not called at all (the timeout
+  passes through unchanged and is raised again right after). A single long C call (a huge
   ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
   the runner enforces the limit from outside by killing the worker process at timeout + grace;
 * memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`. It counts

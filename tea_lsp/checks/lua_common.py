@@ -65,7 +65,8 @@ def node_language(ctx: CheckContext, node: Node) -> str:
 
 
 def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
-    """Every Lua snippet of the document's workflow, computed once per document."""
+    """Every snippet read as Lua (marked, or unmarked and resolved to Lua by the file's or the
+    configuration's default language), computed once per document."""
     cached = ctx.cache.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)

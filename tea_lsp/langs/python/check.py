@@ -330,7 +330,8 @@ def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
             first = body[0]
             assert isinstance(first, ast.FunctionDef)
             body = first.body
-        returns = [n for n in _top_level(body) if isinstance(n, ast.Return)]
+        top = _top_level(body)
+        returns = [n for n in top if isinstance(n, ast.Return)]
         for r in returns:
             if r.value is None:
                 continue
@@ -347,7 +348,7 @@ def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
             elif not (isinstance(r.value, ast.Constant) and r.value.value is None):
                 opaque = True
         if not dl:  # no return: the module's non-underscore names are the update
-            for node in _top_level(body):
+            for node in top:
                 if (
                     isinstance(node, ast.Name)
                     and isinstance(node.ctx, ast.Store)

@@ -651,6 +651,21 @@ _ALL: tuple[Code, ...] = (
         "key `result`, which is rarely what the code meant.",
         "nodes:\n  - name: a\n    language: python\n    run: |\n      return ['x', 'y']\n",
     ),
+    Code(
+        "TEA705",
+        "python-updates-lost",
+        "python",
+        W,
+        "Python code mentions `return` but has no return statement, so its assignments are lost.",
+        "Reports Python code whose text contains the word `return` (in a comment, a string or "
+        "a name such as `returned`) without a `return` statement, when it assigns names it "
+        "means as state updates.",
+        "TEA's Python engine decides by a plain text search: code containing `return` runs as "
+        "a function body, so its top-level names are not merged into the state (the node "
+        "stores `result: None`). Without the word, the same code would update the state.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n"
+        "      # no return needed here\n      total = 1\n",
+    ),
     # ---- internal
     Code(
         "TEA900",

@@ -1,4 +1,5 @@
-"""TEA702 undefined names, TEA703 unknown state keys, TEA704 non-mapping returns in Python code.
+"""TEA702 undefined names, TEA703 unknown state keys, TEA704 non-mapping returns, TEA705 updates
+lost to a stray ``return`` in Python code.
 
 Names are checked against what TEA's Python engine gives a node's code (``ENGINE_NAMES``,
 builtins, the node's ``with:`` argument names) plus every name the code binds anywhere
@@ -30,6 +31,7 @@ def check(ctx: CheckContext) -> None:
         if provided is not None:
             _keys(ctx, e, provided)
         _returns(ctx, e)
+        _lost(ctx, e)
 
 
 def _known(e: PyEntry) -> set[str]:
@@ -106,6 +108,22 @@ def _returns(ctx: CheckContext, e: PyEntry) -> None:
             f"python node returns {r.what}, not a dict of state updates; TEA stores it as "
             "state key 'result' (return {'result': ...} if that is meant)",
         )
+
+
+def _lost(ctx: CheckContext, e: PyEntry) -> None:
+    facts = e.facts
+    assert facts is not None
+    lost = facts.lost
+    if lost is None:
+        return
+    names = ", ".join(f"'{n}'" for n in lost.names[:3]) + (", ..." if len(lost.names) > 3 else "")
+    ctx.report(
+        "TEA705",
+        e.span(lost.line, lost.col, lost.col + len("return")),
+        f"the code contains 'return' but no return statement: TEA's Python engine then runs it "
+        f"as a function, so {names} {'is' if len(lost.names) == 1 else 'are'} not merged into "
+        "the state; return a dict of updates (or avoid the word)",
+    )
 
 
 def _dynamic_parallel_vars(e: PyEntry) -> set[str]:

@@ -24,6 +24,7 @@ __all__ = [
     "ENGINE_NAMES",
     "EXPRESSION_NAMES",
     "KeyRead",
+    "LostLocals",
     "NameUse",
     "PyFacts",
     "PySyntaxError",
@@ -111,6 +112,16 @@ class ReturnValue:
 
 
 @dataclass(frozen=True, slots=True)
+class LostLocals:
+    """Code whose text contains ``return`` but that has no return statement: the engine wraps
+    it in a function anyway, so the names it assigns are not merged into the state."""
+
+    names: tuple[str, ...]
+    line: int  # where the word "return" is
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
 class PyFacts:
     free_names: tuple[NameUse, ...]  # names read but bound nowhere in the code
     star_import: bool  # ``from x import *``: any name may exist
@@ -120,6 +131,7 @@ class PyFacts:
     returned_keys: frozenset[str]  # keys of returned dict literals / top-level names
     returns_opaque: bool  # some return whose keys cannot be read
     bound: frozenset[str]  # every name the code binds somewhere
+    lost: LostLocals | None  # "return" in the text but no return statement
 
 
 def _wrapped(code: str) -> bool:
@@ -277,7 +289,10 @@ def _walk(tree: ast.AST) -> tuple[set[str], bool, list[ast.Name], list[ast.Const
 
 def _top_level(body: list[ast.stmt]) -> list[ast.AST]:
     """Nodes of ``body`` outside nested functions, lambdas and classes."""
-    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    nested = (
+        *(ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef),
+        *(ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp),  # their own scopes
+    )
     out: list[ast.AST] = []
     stack: list[ast.AST] = [n for n in reversed(body) if not isinstance(n, nested)]
     while stack:
@@ -322,6 +337,7 @@ def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
     reads.sort(key=lambda r: (r.line, r.col))
 
     bad: list[ReturnValue] = []
+    lost: LostLocals | None = None
     keys: set[str] = set()
     opaque = False
     if isinstance(tree, ast.Module):
@@ -347,14 +363,24 @@ def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
                 keys.add("result")
             elif not (isinstance(r.value, ast.Constant) and r.value.value is None):
                 opaque = True
+        public = [
+            node.id
+            for node in top
+            if isinstance(node, ast.Name)
+            and isinstance(node.ctx, ast.Store)
+            and not node.id.startswith("_")
+        ]
         if not dl:  # no return: the module's non-underscore names are the update
-            for node in top:
-                if (
-                    isinstance(node, ast.Name)
-                    and isinstance(node.ctx, ast.Store)
-                    and not node.id.startswith("_")
-                ):
-                    keys.add(node.id)
+            keys.update(public)
+        elif not returns and public:
+            # The word "return" (a comment, a string, "returned") without a return statement:
+            # the engine still runs the code as a function, which returns None.
+            m = re.search("return", mask_jinja(code))
+            if m is not None:
+                line = code.count("\n", 0, m.start()) + 1
+                col = m.start() - (code.rfind("\n", 0, m.start()) + 1)
+                lost = LostLocals(tuple(dict.fromkeys(public)), line, col)
+                keys.add("result")
     return PyFacts(
         tuple(free),
         star,
@@ -364,6 +390,7 @@ def _facts(tree: ast.AST, code: str, mode: str, dl: int, dc: int) -> PyFacts:
         frozenset(keys),
         opaque,
         frozenset(bound),
+        lost,
     )
 
 

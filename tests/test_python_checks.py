@@ -252,3 +252,33 @@ def test_hostile_code_gives_a_diagnostic_or_nothing(code: str) -> None:
     text = "nodes:\n  - name: a\n    language: python\n    run: " + repr(code) + "\n"
     diags = analyze(text, "t.yaml").diagnostics
     assert all(d.code != "TEA900" for d in diags)
+
+
+def test_python_comment_suppresses_on_its_line() -> None:
+    text = """\
+    nodes:
+      - name: a
+        language: python
+        run: |
+          x = foo  # tea-lsp: ignore[TEA702]
+          return {"x": x, "y": bar}
+    """
+    assert lines(text) == ["6:28-6:31 error[TEA702] undefined name 'bar'"]
+
+
+def test_updates_lost_lists_only_the_code_s_own_names() -> None:
+    text = """\
+    nodes:
+      - name: a
+        language: python
+        run: |
+          # computed here, no return needed
+          total = sum(v for v in state.get("values", []))
+          squares = [w * w for w in state.get("values", [])]
+          _hidden = 1
+    """
+    assert lines(text) == [
+        "5:27-5:33 warning[TEA705] the code contains 'return' but no return statement: TEA's "
+        "Python engine then runs it as a function, so 'total', 'squares' are not merged into "
+        "the state; return a dict of updates (or avoid the word)"
+    ]

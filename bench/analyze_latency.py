@@ -38,6 +38,7 @@ from tea_lsp.checks import lua_semantics, lua_syntax
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.config import Config
 from tea_lsp.langs import lua, lua_scan
+from tea_lsp.langs.lua import check as lua_check
 from tea_lsp.model.build import build_workflow
 from tea_lsp.syntax.yaml_tree import parse_yaml
 
@@ -213,10 +214,10 @@ def main() -> int:
 
     lua_total = median_ms(per_snippet, repeat, setup=clear_caches)
     scan = median_ms(lambda: [lua_scan.scan(s) for s in snippets], repeat)
-    dump = median_ms(lambda: [lua._facts_from_bytecode(s) for s in snippets], repeat)
-    shared = median_ms(lambda: [lua._load(s) for s in snippets], repeat)
+    dump = median_ms(lambda: [lua_check._facts_from_bytecode(s) for s in snippets], repeat)
+    shared = median_ms(lambda: [lua_check._load(s) for s in snippets], repeat)
 
-    fresh_vm = median_ms(lambda: [lua._load_in_fresh_vm(s) for s in snippets], repeat)
+    fresh_vm = median_ms(lambda: [lua_check._load_in_fresh_vm(s) for s in snippets], repeat)
 
     def row(label: str, ms: float) -> None:
         print(f"  {label:<46} {ms:9.2f} ms   {ms / base:7.1f}x baseline")

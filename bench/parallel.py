@@ -126,7 +126,7 @@ def run_ms(text: str) -> tuple[float, int]:
 
 
 def bench_vm_creation(n: int) -> None:
-    import lupa.lua54 as lupa  # baseline only: tea-lsp itself imports lupa in langs/lua.py
+    import lupa.lua54 as lupa  # baseline only: tea-lsp itself imports lupa in langs/lua/
 
     def make_bare() -> None:
         lupa.LuaRuntime(register_eval=False, register_builtins=False).execute("return 1")

@@ -2,7 +2,7 @@
 
 Codes are stable and never reused. Families:
 ``TEA0xx`` syntax, ``TEA1xx`` schema, ``TEA2xx`` graph, ``TEA3xx`` Lua, ``TEA4xx`` Jinja,
-``TEA5xx`` actions, ``TEA6xx`` runtime, ``TEA9xx`` internal.
+``TEA5xx`` actions, ``TEA6xx`` runtime, ``TEA7xx`` python, ``TEA9xx`` internal.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Code:
 
 
 E, W, N, H = Severity.ERROR, Severity.WARNING, Severity.INFO, Severity.HINT
+INFO = N
 
 _ALL: tuple[Code, ...] = (
     # ---- syntax
@@ -471,11 +472,13 @@ _ALL: tuple[Code, ...] = (
         "looks-like-python",
         "lua",
         H,
-        "Code that fails as Lua looks like Python.",
-        "Hints to add `language: python` when an unmarked `run:` does not compile as Lua but "
-        "parses as Python.",
-        "Upstream's Python runtime runs unmarked code as Python; tea-lsp reads it as Lua.",
-        "nodes:\n  - name: a\n    run: |\n      return {'x': state['y']}\n",
+        "Code marked as Lua fails as Lua but parses as Python.",
+        "Hints, for code marked `language: lua` (or `run: {type: lua}`) that does not compile "
+        "as Lua but parses as Python, that it may be Python. Unmarked code is no longer "
+        "reported here: its language is decided per snippet (see `default-language`), and "
+        "code that parses as Python is checked as Python.",
+        "The Lua syntax error alone does not say that the whole snippet is in another language.",
+        "nodes:\n  - name: a\n    language: lua\n    run: |\n      return {'x': state['y']}\n",
     ),
     Code(
         "TEA308",
@@ -486,6 +489,44 @@ _ALL: tuple[Code, ...] = (
         "Reports snippets above the checker's size bound instead of compiling them.",
         "Checking is bounded so the editor never hangs.",
         "# a run: block of several megabytes\n",
+    ),
+    Code(
+        "TEA309",
+        "engines-disagree",
+        "lua",
+        INFO,
+        "Python code without `language:` runs as Lua under TEA's Rust engine.",
+        "Reported once per file, on the first node whose code has no `language:` (nor "
+        "`run: {type: ...}`) and is read as Python, with the number of such nodes. Not "
+        "reported when the file (`# tea-lsp: default-language=python`) or the configuration "
+        "(`default-language`) says how unmarked code is read.",
+        "TEA's Python engine (`tea run`) runs unmarked code as Python, its Rust engine as Lua: "
+        "the same file fails under the Rust engine. Add `language: python`.",
+        "nodes:\n  - name: a\n    run: |\n      return {'x': 1}\n",
+    ),
+    Code(
+        "TEA310",
+        "lua-marker-without-language",
+        "lua",
+        W,
+        "Code starts with `-- lua` but has no `language: lua`.",
+        "Reports unmarked code whose first line is `-- lua` (or `--lua`).",
+        "The marker only works when an engine is created with Lua enabled; `tea run` does not "
+        "enable it, so TEA's Python engine runs the code as Python and fails on its first "
+        "line. Add `language: lua`.",
+        "nodes:\n  - name: a\n    run: |\n      -- lua\n      return { x = 1 }\n",
+    ),
+    Code(
+        "TEA311",
+        "lost-state-write",
+        "lua",
+        W,
+        "Lua code assigns a field of `state` that it never returns.",
+        'Reports `state.x = ...` (or `state["x"] = ...`) in a Lua node that neither returns '
+        "`state` nor a table with the key `x`.",
+        "A Lua node receives a copy of the state; only the table it returns is merged back, so "
+        "the assignment is lost.",
+        "nodes:\n  - name: a\n    run: |\n      state.count = 1\n      return {}\n",
     ),
     # ---- jinja
     Code(
@@ -665,6 +706,74 @@ _ALL: tuple[Code, ...] = (
         "Reports template render errors at run time.",
         "The node failed.",
         "with: {text: '{{ state.x.y.z }}'}\n",
+    ),
+    # ---- python
+    Code(
+        "TEA701",
+        "python-syntax",
+        "python",
+        E,
+        "The Python code does not compile.",
+        "Compiles each Python snippet as TEA's Python engine does (templates masked; wrapped in "
+        "a function when it contains `return`; `run: {type: expression}` values as an "
+        "expression) without running it, and reports the error at its line and column.",
+        "The node would fail as soon as it runs.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n      if state['x'] > 1\n"
+        "          return {'y': 1}\n",
+    ),
+    Code(
+        "TEA702",
+        "python-undefined-name",
+        "python",
+        E,
+        "The Python code reads a name that is never defined.",
+        "Reports names that the code neither assigns, imports nor defines and that TEA's "
+        "Python engine does not provide (`state`, `variables`, `json`, `actions`, `requests`, "
+        "`datetime`, `config`, `node`, `graph`, `parallel_results`, builtins; for an "
+        "expression: `state`, `config`, `node`, `graph`, `parallel_results`, builtins).",
+        "The node fails with a NameError, usually because of a typo.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n      return {'n': stat['n']}\n",
+    ),
+    Code(
+        "TEA703",
+        "python-unknown-state-key",
+        "python",
+        W,
+        "The Python code reads a state key nothing provides.",
+        "With a `state_schema`, reports `state['key']` and `state.get('key')` reads of keys "
+        "that no declaration, initial state or node output provides (reads with a default are "
+        "not reported).",
+        "`state['key']` raises KeyError and `state.get('key')` yields None: usually a misspelt "
+        "key.",
+        "state_schema: {count: int}\nnodes:\n  - name: a\n    language: python\n"
+        "    run: |\n      return {'n': state['cuont']}\n",
+    ),
+    Code(
+        "TEA704",
+        "python-return-not-mapping",
+        "python",
+        W,
+        "A Python node returns a literal that is not a dict.",
+        "Reports `return` of a string, number, boolean, list, tuple or set literal at the top "
+        "level of a Python node.",
+        "A node returns a dict of state updates; TEA stores any other value under the state "
+        "key `result`, which is rarely what the code meant.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n      return ['x', 'y']\n",
+    ),
+    Code(
+        "TEA705",
+        "python-updates-lost",
+        "python",
+        W,
+        "Python code mentions `return` but has no return statement, so its assignments are lost.",
+        "Reports Python code whose text contains the word `return` (in a comment, a string or "
+        "a name such as `returned`) without a `return` statement, when it assigns names it "
+        "means as state updates.",
+        "TEA's Python engine decides by a plain text search: code containing `return` runs as "
+        "a function body, so its top-level names are not merged into the state (the node "
+        "stores `result: None`). Without the word, the same code would update the state.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n"
+        "      # no return needed here\n      total = 1\n",
     ),
     # ---- internal
     Code(

@@ -59,7 +59,7 @@ def test_whole_value_for_folded_scalars() -> None:
     assert (d.span.end_line, d.span.end_col) == (4, 24)
 
 
-def test_python_hint_with_fix() -> None:
+def test_unmarked_python_is_not_a_lua_error_and_gets_a_language_fix() -> None:
     text = dedent(
         """\
         nodes:
@@ -71,21 +71,22 @@ def test_python_hint_with_fix() -> None:
         """
     )
     diags = lua_diags(text)
-    assert [d.code for d in diags] == ["TEA307", "TEA301"]
-    hint = diags[0]
-    assert hint.message == (
-        "code does not compile as Lua but parses as Python; add 'language: python'"
+    assert [d.code for d in diags] == ["TEA309"]
+    note = diags[0]
+    assert note.message == (
+        "node 'a' has Python code without 'language:': TEA's Python engine runs it as Python, "
+        "but its Rust engine runs unmarked code as Lua; add 'language: python'"
     )
-    assert (hint.span.start_line, hint.span.start_col) == (2, 4)
-    assert hint.fix is not None
-    (edit,) = hint.fix.edits
+    assert (note.span.start_line, note.span.start_col) == (2, 4)
+    assert note.fix is not None
+    (edit,) = note.fix.edits
     assert edit.new_text == "    language: python\n"
     fixed = _apply(text, edit.span.start_line, edit.span.start_col, edit.new_text)
     assert "    language: python\n    run: |\n" in fixed
     assert lua_diags(fixed) == []
 
 
-def test_python_hint_when_run_is_on_the_dash_line() -> None:
+def test_language_fix_when_run_is_on_the_dash_line() -> None:
     text = dedent(
         """\
         nodes:
@@ -94,17 +95,31 @@ def test_python_hint_when_run_is_on_the_dash_line() -> None:
             name: a
         """
     )
-    hint = next(d for d in lua_diags(text) if d.code == "TEA307")
-    assert hint.fix is not None
-    (edit,) = hint.fix.edits
+    note = next(d for d in lua_diags(text) if d.code == "TEA309")
+    assert note.fix is not None
+    (edit,) = note.fix.edits
     assert (edit.span.start_line, edit.new_text) == (3, "    language: python\n")
 
 
-def test_no_python_hint_for_lua_typos_or_flow_maps() -> None:
-    assert [d.code for d in lua_diags("nodes:\n  - name: a\n    run: x += 1\n")] == ["TEA301"]
-    diags = lua_diags("nodes:\n  - {name: a, run: 'return {\"a\": [1]}'}\n")
-    hint = next(d for d in diags if d.code == "TEA307")
-    assert hint.fix is None
+def test_python_hint_only_for_code_marked_as_lua() -> None:
+    assert lines("nodes:\n  - name: a\n    language: lua\n    run: x += 1\n") == [
+        "4:12 error[TEA301] lua syntax error: syntax error near '+'; Lua has no '+=': write "
+        "'x = x + 1'"
+    ]
+    text = "nodes:\n  - name: a\n    language: lua\n    run: 'return {\"a\": [1]}'\n"
+    diags = lua_diags(text)
+    assert [d.code for d in diags] == ["TEA307", "TEA301"]
+    hint = diags[0]
+    assert hint.message == (
+        "code marked as 'lua' does not compile as Lua but parses as Python; did you mean 'python'?"
+    )
+    assert (hint.span.start_line, hint.span.start_col, hint.span.end_col) == (2, 14, 17)
+    assert hint.fix is not None
+    (edit,) = hint.fix.edits
+    assert (edit.span, edit.new_text) == (hint.span, "python")
+    flow = "nodes:\n  - {name: a, run: {type: lua, code: 'return {\"a\": [1]}'}}\n"
+    hint = next(d for d in lua_diags(flow) if d.code == "TEA307")
+    assert (hint.span.start_line, hint.span.start_col) == (1, 26)
 
 
 def _apply(text: str, line: int, col: int, new: str) -> str:
@@ -144,7 +159,7 @@ def test_snippet_size_bound() -> None:
     [
         '"x = \\0 1"',  # a NUL byte through a YAML escape
         "|\n      local s = [==[ unbalanced ]=]",
-        '"' + "(" * 3000 + '"',
+        '"local x = ' + "(" * 3000 + '"',  # unmarked junk that reads as Lua
         "|\n      " + "local t = " + "{" * 500 + "}" * 500,
     ],
 )

@@ -11,8 +11,12 @@ from tea_lsp.checks import (
     graph_refs,
     graph_traps,
     jinja_templates,
+    lua_language,
     lua_semantics,
     lua_syntax,
+    lua_writes,
+    python_names,
+    python_syntax,
     schema,
     schema_traps,
 )
@@ -29,6 +33,10 @@ ALL_CHECKS: list[tuple[str, Check]] = [
     ("graph_traps", graph_traps.check),
     ("lua_syntax", lua_syntax.check),
     ("lua_semantics", lua_semantics.check),
+    ("lua_writes", lua_writes.check),
+    ("lua_language", lua_language.check),
+    ("python_syntax", python_syntax.check),
+    ("python_names", python_names.check),
     ("jinja_templates", jinja_templates.check),
     ("actions", actions.check),
 ]

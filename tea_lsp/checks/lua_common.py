@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.diagnostics import Span
+from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
 from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import vm_flows
 from tea_lsp.model.workflow import Node, Snippet
@@ -16,6 +17,7 @@ from tea_lsp.syntax.yaml_tree import YMap, to_python
 
 _CACHE_KEY = "lua_entries"
 _KEYS_CACHE_KEY = "provided_state_keys"
+_DEFAULT_KEY = "default_language"
 _PY_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
 
 
@@ -45,8 +47,26 @@ class LuaEntry:
         return self.smap.span(line - 1, col, col + max(1, width))
 
 
+def default_language(ctx: CheckContext) -> str:
+    """How unmarked code is read: the file's ``# tea-lsp: default-language=...``, else config."""
+    cached = ctx.cache.get(_DEFAULT_KEY)
+    if cached is None:
+        configured = ctx.config.default_language
+        cached = file_default_language(ctx.text) or (
+            configured if configured in DEFAULT_LANGUAGES else "auto"
+        )
+        ctx.cache[_DEFAULT_KEY] = cached
+    return str(cached)
+
+
+def node_language(ctx: CheckContext, node: Node) -> str:
+    """The language ``node``'s code is checked as (``lua``, ``python``, ``prolog``, ...)."""
+    return resolve_language(node, default_language(ctx))
+
+
 def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
-    """Every Lua snippet of the document's workflow, computed once per document."""
+    """Every snippet read as Lua (marked, or unmarked and resolved to Lua by the file's or the
+    configuration's default language), computed once per document."""
     cached = ctx.cache.get(_CACHE_KEY)
     if cached is not None:
         return list(cached)
@@ -57,7 +77,7 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
         limit = ctx.config.max_snippet_bytes
         for node in wf.all_nodes():
             snippet = node.code
-            if snippet is None or snippet.kind != "lua":
+            if snippet is None or snippet.kind != "lua" or node_language(ctx, node) != "lua":
                 continue
             top = node.top()
             smap = SnippetMap.for_scalar(snippet.scalar, ctx.lines)

@@ -21,6 +21,7 @@ from tea_lsp.checks.lua_common import (
     lua_entries,
     provided_state_keys,
 )
+from tea_lsp.checks.python_common import python_state_keys
 from tea_lsp.diagnostics import Fix, TextEdit
 from tea_lsp.langs.lua import REMOVED_FIELDS, REMOVED_GLOBALS, GlobalAccess, sandbox_globals
 from tea_lsp.model.routing import reachable
@@ -54,6 +55,9 @@ def check(ctx: CheckContext) -> None:
     provided = (
         provided_state_keys(ctx) | {"parallel_results"} if wf.state_schema is not None else None
     )
+    if provided is not None:  # keys returned by Python nodes (unmarked ones included)
+        py_keys, py_opaque = python_state_keys(ctx)
+        provided = None if py_opaque else provided | py_keys
     for e in entries:
         assert e.facts is not None
         warned: set[str] = set()

@@ -1,4 +1,4 @@
-"""TEA301 Lua syntax, TEA307 looks-like-Python, TEA308 snippet too large.
+"""TEA301 Lua syntax, TEA307 marked-Lua-looks-like-Python, TEA308 snippet too large.
 
 Every Lua snippet (``run``, ``script``, ``run.code``, steps and loop bodies) is compiled as text
 in a private VM that never executes it. The error lands on the exact line and token inside
@@ -14,7 +14,8 @@ from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import LuaEntry, lua_entries
 from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.langs.lua import LuaSyntaxError, compile_check
-from tea_lsp.syntax.yaml_tree import YMap
+from tea_lsp.syntax.yaml_tree import YMap, YScalar
+from tea_lsp.util import show_value
 
 _AT_LINE = re.compile(r"\bat line (\d+)")
 
@@ -51,9 +52,12 @@ def check(ctx: CheckContext) -> None:
         err = compile_check(entry.snippet.text)
         if err is None:  # pragma: no cover - entries record the same result
             continue
-        message = f"lua syntax error: {_relined(err, entry)}{_comment_note(ctx, entry)}"
+        message = (
+            f"lua syntax error: {_relined(err, entry)}{_borrowed_operator(entry, err)}"
+            f"{_comment_note(ctx, entry)}"
+        )
         ctx.report("TEA301", _error_span(entry, err), message)
-        if not entry.node.language_explicit and _parses_as_python(entry.snippet.text):
+        if entry.node.language_explicit and _parses_as_python(entry.snippet.text):
             _python_hint(ctx, entry)
 
 
@@ -120,32 +124,59 @@ def _parses_as_python(code: str) -> bool:
 
 
 def _python_hint(ctx: CheckContext, entry: LuaEntry) -> None:
+    """Code marked as Lua that parses as Python: offer to mark it as Python instead."""
     node = entry.node
-    key = node.ymap.key_node("run") or node.ymap.key_node("script")
-    span = key.span if key is not None else entry.smap.whole_span
+    marker = _language_value(node.ymap)
+    if marker is None:
+        return
+    fix = Fix("mark the code as Python", (TextEdit(marker.span, "python"),))
     ctx.report(
         "TEA307",
-        span,
-        "code does not compile as Lua but parses as Python; add 'language: python'",
-        fix=_language_fix(ctx, node.ymap, key.span if key is not None else None),
+        marker.span,
+        f"code marked as {show_value(marker.value)} does not compile as Lua but parses as "
+        "Python; did you mean 'python'?",
+        fix=fix,
     )
 
 
-def _language_fix(ctx: CheckContext, ymap: YMap, run_span: Span | None) -> Fix | None:
-    """Insert ``language: python`` on its own line, at the node's key indentation."""
-    start = ymap.span
-    if ctx.lines.line(start.start_line)[start.start_col : start.start_col + 1] == "{":
-        return None  # a flow mapping: no line-based edit
-    own_line: list[Span] = []
-    for pair in ymap.pairs:
-        s = pair.key.span
-        if ctx.lines.line(s.start_line)[: s.start_col].strip() == "":
-            own_line.append(s)
-    if not own_line:
-        return None
-    target = next((s for s in own_line if s == run_span), own_line[0])
-    edit = TextEdit(
-        Span(target.start_line, 0, target.start_line, 0),
-        " " * target.start_col + "language: python\n",
-    )
-    return Fix("add 'language: python'", (edit,))
+def _language_value(ymap: YMap) -> YScalar | None:
+    """The scalar that says ``lua``: ``language:`` or ``run: {type: ...}``."""
+    run = ymap.get("run")
+    if isinstance(run, YMap):
+        rtype = run.get("type")
+        if isinstance(rtype, YScalar) and isinstance(rtype.value, str):
+            return rtype
+    lang = ymap.get("language")
+    if isinstance(lang, YScalar) and isinstance(lang.value, str):
+        return lang
+    return None
+
+
+# Operators of other languages, the Lua spelling, and a pattern that finds them outside strings.
+_BORROWED: tuple[tuple[str, str, re.Pattern[str]], ...] = (
+    ("!=", "~=", re.compile(r"!=")),
+    ("&&", "and", re.compile(r"&&")),
+    ("||", "or", re.compile(r"\|\|")),
+    ("+=", "x = x + 1", re.compile(r"\+=")),
+    ("-=", "x = x - 1", re.compile(r"(?<!-)-=")),
+    ("*=", "x = x * 2", re.compile(r"\*=")),
+    ("/=", "x = x / 2", re.compile(r"(?<!/)/=")),
+    ("!x", "not x", re.compile(r"!(?!=)\s*[A-Za-z_(]")),
+)
+_STRING_OR_COMMENT = re.compile(r"--.*$|\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'")
+
+
+def _borrowed_operator(entry: LuaEntry, err: LuaSyntaxError) -> str:
+    """A hint naming the Lua spelling of an operator borrowed from another language."""
+    lines = entry.lines
+    if not 0 < err.line <= len(lines):
+        return ""
+    text = _STRING_OR_COMMENT.sub(lambda m: " " * len(m.group(0)), lines[err.line - 1])
+    for op, lua, pattern in _BORROWED:
+        if pattern.search(text):
+            if op.endswith("=") and op != "!=":
+                return f"; Lua has no '{op}': write '{lua}'"
+            if op == "!x":
+                return f"; Lua writes '{lua}' for '!x'"
+            return f"; Lua writes '{lua}' for '{op}'"
+    return ""

@@ -1,6 +1,7 @@
-"""Embedded languages: the sandboxed Lua VM (``lua``) and the Jinja environment (``jinja``).
+"""Embedded languages: Lua (``lua``), Python (``python``) and Jinja (``jinja``).
 
-``langs/lua.py`` is the only module that imports ``lupa``; ``langs/jinja.py`` the only one that
-imports ``jinja2``. The checker and the runner both build their VMs and environments here, so
-what the checker accepts is exactly what the runner executes.
+``langs/lua/`` is the only package that imports ``lupa``; ``langs/jinja.py`` the only module that
+imports ``jinja2``; ``langs/python/`` the only place that compiles Python snippets. The checker
+and the runner both build their VMs and environments here, so what the checker accepts is
+exactly what the runner executes. ``detect`` decides which language a node's code is in.
 """

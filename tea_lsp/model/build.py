@@ -83,7 +83,7 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         if kind == "expression":
             value = _str(run.get("value"))
             if value is not None:
-                node.expression = Snippet("jinja", value.value, value, "expression", node, True)
+                node.expression = Snippet("python", value.value, value, "expression", node, True)
             key = _str(run.get("output_key"))
             node.output_key = key.value if key else None
         else:

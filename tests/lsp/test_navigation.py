@@ -406,8 +406,7 @@ async def test_code_actions(client: LanguageClient) -> None:
     diags = await diagnostics(client, uri, 1)
     by_code = {d.code: d for d in diags}
     assert [simple(d)[:2] for d in diags] == [
-        ("TEA307", (3, 4, 3, 7)),
-        ("TEA301", (5, 17, 5, 18)),
+        ("TEA309", (3, 4, 3, 7)),
         ("TEA101", (7, 4, 7, 7)),
         ("TEA302", (10, 19, 10, 23)),
     ]
@@ -422,8 +421,8 @@ async def test_code_actions(client: LanguageClient) -> None:
     assert edits_of(actions[1].edit, uri) == [((7, 18, 7, 18), "  # tea-lsp: ignore[TEA101]")]
     assert edits_of(actions[2].edit, uri) == [((0, 0, 0, 0), "# tea-lsp: ignore-file[TEA101]\n")]
     assert [d.code for d in actions[0].diagnostics or []] == ["TEA101"]
-    # `language: python` for code that looks like Python.
-    actions = await code_actions(client, uri, by_code["TEA307"])
+    # `language: python` for unmarked code read as Python.
+    actions = await code_actions(client, uri, by_code["TEA309"])
     assert actions[0].title == "add 'language: python'"
     fixed = apply(FIXABLE, edits_of(actions[0].edit, uri))
     assert fixed.split("\n")[3] == "    language: python"
@@ -442,4 +441,4 @@ async def test_code_actions(client: LanguageClient) -> None:
     text = apply(text, [((7, 4, 7, 7), "run")])
     change_doc(client, uri, 2, text)
     after = await diagnostics(client, uri, 2)
-    assert [d.code for d in after] == ["TEA307", "TEA301"]
+    assert [d.code for d in after] == ["TEA309"]

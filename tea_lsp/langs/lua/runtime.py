@@ -1,8 +1,8 @@
-"""The sandboxed Lua 5.4 VM, shared by the checker and the runner.
+"""The sandboxed Lua 5.4 VM the runner executes node code with (:class:`LuaVM`).
 
-This is the only module that imports ``lupa`` (always ``lupa.lua54``). The runner executes node
-code with :class:`LuaVM`; the checker compiles snippets with :func:`compile_check` and lists
-their globals with :func:`global_accesses`. Both see the same sandbox, so they never disagree.
+This package is the only place that imports ``lupa`` (always ``lupa.lua54``). The checker half
+(``check``) compiles snippets in a private compile-only runtime with the same sandbox rules, so
+the two never disagree.
 
 Sandbox (WORKFLOW_FORMAT.md §2, §6):
 
@@ -25,7 +25,10 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
   the deadline fired. Any hook makes Lua 5.4 trace each instruction (tight loops run about
   2x slower), so the hook is only installed while a call has a time limit. Hooks are per
   coroutine, so ``coroutine.create``/``wrap`` are wrapped to install the hook in every new
-  coroutine. A single long C call (a huge
+  coroutine. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for
+  an error raised by the hook it runs it with hooks off, so a looping handler would never be
+  stopped; once the deadline has passed the user's handler is not called at all (the timeout
+  passes through unchanged and is raised again right after). A single long C call (a huge
   ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
   the runner enforces the limit from outside by killing the worker process at timeout + grace;
 * memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`. It counts
@@ -43,35 +46,24 @@ nesting deeper than 200 levels are refused.
 
 from __future__ import annotations
 
-import functools
 import re
-import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import lupa.lua54 as _lupa
 
-from tea_lsp.langs import lua_bytecode, lua_scan
-
 __all__ = [
+    "HOOK_COUNT",
+    "MAX_DEPTH",
     "REMOVED_FIELDS",
     "REMOVED_GLOBALS",
-    "GlobalAccess",
     "LuaError",
-    "LuaFacts",
     "LuaMemoryError",
     "LuaRuntimeError",
-    "LuaSyntaxError",
     "LuaTimeout",
     "LuaVM",
-    "compile_check",
-    "global_accesses",
-    "global_accesses_bytecode",
     "parse_memory",
-    "sandbox_globals",
-    "snippet_facts",
 ]
 
 REMOVED_GLOBALS: tuple[str, ...] = (
@@ -222,6 +214,25 @@ do
     end
     local w = wrap(hooked(f))
     return w
+  end
+end
+
+-- Lua runs an xpcall message handler before unwinding, and when the error comes from the hook
+-- the handler runs inside the hook, where hooks are off: a handler that loops would never be
+-- stopped. So once the deadline has passed a user's handler is never called: the error goes
+-- through unchanged, and the hook (now firing on every instruction) raises it again at the
+-- first instruction after the xpcall. A handler called for an ordinary error runs with hooks
+-- on; if it times out, Lua calls the handler again for the timeout, which passes it through.
+do
+  local raw_xpcall = xpcall
+  G.xpcall = function(f, msgh, ...)
+    if type(msgh) ~= "function" then
+      error("bad argument #2 to 'xpcall' (function expected, got " .. type(msgh) .. ")", 2)
+    end
+    return raw_xpcall(f, function(e)
+      if timed_out then return e end
+      return msgh(e)
+    end, ...)
   end
 end
 
@@ -704,264 +715,3 @@ def _error_message(payload: Any, source: str, ctl: Any) -> tuple[str, int | None
         return "nil", None
     kind = _lupa.lua_type(payload) or type(payload).__name__
     return f"(error object is a {kind} value)", None
-
-
-# --------------------------------------------------------------------------- checker half
-
-
-@dataclass(frozen=True, slots=True)
-class LuaSyntaxError:
-    """A compile error. ``line`` is 1-based in the snippet; ``col`` is 0-based (or unknown)."""
-
-    line: int
-    col: int | None
-    message: str
-    token: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class GlobalAccess:
-    """A read or write of a global name (``state`` included, since it is not declared).
-
-    ``field`` is the field read right after the name (``state.count``, ``state["count"]``,
-    ``os.time``, ``obj:method``); it is ``None`` when the name is used alone or when its first
-    field is assigned (``state.count = 1``).
-    """
-
-    name: str
-    line: int
-    col: int | None
-    kind: Literal["get", "set"]
-    field: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class LuaFacts:
-    """What the checker knows about one compiling snippet."""
-
-    accesses: tuple[GlobalAccess, ...]
-    return_keys: frozenset[str]  # keys of literal tables the chunk returns
-    returns_opaque: bool  # some return value is not a literal table (keys unknown)
-    method: Literal["scan", "bytecode"]
-
-
-class _CompileVM(threading.local):
-    """A private compile-only runtime per thread: it never executes snippet code.
-
-    It keeps the stock ``string.dump`` (removed from the sandbox) for the bytecode lister.
-    """
-
-    RECYCLE_AFTER = 2000
-
-    def __init__(self) -> None:
-        self.rt: Any = None
-        self.load: Any = None
-        self.dump: Any = None
-        self.uses = 0
-
-    def get(self) -> tuple[Any, Any]:
-        if self.rt is None or self.uses >= self.RECYCLE_AFTER:
-            self.rt = _lupa.LuaRuntime(
-                encoding=None,  # bytes in and out: dumps are binary
-                register_eval=False,
-                register_builtins=False,
-                attribute_filter=_deny_attributes,
-            )
-            self.load, self.dump = self.rt.execute("return load, string.dump")
-            self.uses = 0
-        self.uses += 1
-        return self.load, self.dump
-
-
-_COMPILER = _CompileVM()
-_SNIPPET = "snippet"
-_GOTO_LINE = re.compile(r"for <goto> at line (\d+)")
-_NEAR = re.compile(r"^(.*?)(?: near (<eof>|'(.*)'))?\Z", re.S)
-
-
-def _load(code: str) -> tuple[Any, str | None]:
-    """``(function, None)`` or ``(None, message)``; the function's ``string.dump`` is in
-    ``_COMPILER.dump`` until the next call (both from the same runtime)."""
-    load, _dump = _COMPILER.get()
-    try:
-        result = load(code.encode("utf-8", "surrogatepass"), b"=" + _SNIPPET.encode(), b"t")
-    except _lupa.LuaMemoryError:
-        return None, "the snippet needs too much memory to compile"
-    except _lupa.LuaError as exc:  # pragma: no cover - load reports errors as values
-        return None, str(exc)
-    fn, err = result if isinstance(result, tuple) else (result, None)
-    if fn is None:
-        if isinstance(err, bytes):
-            return None, err.decode("utf-8", "replace")
-        return None, str(err) if err is not None else "cannot compile"
-    return fn, None
-
-
-def _load_in_fresh_vm(code: str) -> bool:
-    """Compile in a brand-new runtime (the alternative to the shared compile-only VM; the
-    benchmark measures both)."""
-    rt = _lupa.LuaRuntime(register_eval=False, register_builtins=False)
-    result = rt.execute("return load")(code, "=" + _SNIPPET, "t")
-    return (result[0] if isinstance(result, tuple) else result) is not None
-
-
-@functools.lru_cache(maxsize=4096)
-def compile_check(code: str) -> LuaSyntaxError | None:
-    """Compile ``code`` as text (never run it); the syntax error, or ``None``."""
-    fn, err = _load(code)
-    if fn is not None:
-        return None
-    assert err is not None
-    first = err.split("\nstack traceback:", 1)[0]
-    m = re.match(re.escape(_SNIPPET) + r":(\d+): (.*)\Z", first, re.S)
-    if m is None:
-        text = first.strip()
-        if "stack overflow" in text:
-            text = "the code is nested too deeply (C stack overflow)"
-        return LuaSyntaxError(1, None, text, None)
-    line, message = int(m.group(1)), m.group(2)
-    near = _NEAR.match(message)
-    token: str | None = None
-    if near is not None and near.group(2) is not None:
-        token = "<eof>" if near.group(2) == "<eof>" else near.group(3)
-    lines = code.split("\n")
-    goto = _GOTO_LINE.search(message)
-    if goto is not None and token is None:  # reported at the block's end: point at the goto
-        line = int(goto.group(1))
-        col = _find_token(lines[line - 1], "goto") if 0 < line <= len(lines) else None
-        return LuaSyntaxError(line, col, message, token)
-    col = _token_column(code, lines, line, token, message)
-    if token == "<eof>" or (col is None and line > _end_position(lines)[0]):
-        line, col = _end_position(lines)
-    return LuaSyntaxError(line, col, message, token)
-
-
-def _end_position(lines: list[str]) -> tuple[int, int]:
-    """1-based line and 0-based column just after the snippet's last non-blank character."""
-    for i in range(len(lines) - 1, -1, -1):
-        if lines[i].strip():
-            return i + 1, len(lines[i].rstrip())
-    return 1, 0
-
-
-def _token_column(
-    code: str, lines: list[str], line: int, token: str | None, message: str
-) -> int | None:
-    if line < 1 or line > len(lines):
-        return None
-    text = lines[line - 1]
-    if token is None:
-        if "\0" in text and message.startswith("unexpected symbol"):
-            return text.index("\0")
-        return None
-    if token == "<eof>":
-        return None
-    # Where our own parser stops, when it agrees with Lua on the line and the token.
-    stop = lua_scan.error_token(code)
-    if stop is not None:
-        sline, scol = lua_scan.Lines(code).position(stop.offset)
-        same = stop.text == token or token.startswith(stop.text[:1])
-        if sline == line and same:
-            return scol
-    found = _find_token(text, token)
-    if found is None and token[:1] in "\"'[":
-        found = _find_token(text, token[:1])
-    return found
-
-
-def _find_token(text: str, token: str) -> int | None:
-    """First occurrence of ``token`` on a line, as a whole word when it is a name."""
-    if not token:
-        return None
-    if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", token):
-        m = re.search(r"(?<![A-Za-z_0-9])" + re.escape(token) + r"(?![A-Za-z_0-9])", text)
-        return m.start() if m else None
-    idx = text.find(token)
-    return idx if idx >= 0 else None
-
-
-@functools.lru_cache(maxsize=4096)
-def snippet_facts(code: str) -> LuaFacts | None:
-    """Globals, state fields and returned keys of a snippet; ``None`` if it does not compile."""
-    if compile_check(code) is not None:
-        return None
-    try:
-        result = lua_scan.scan(code)
-    except (lua_scan.LexError, lua_scan.ParseError, RecursionError):
-        return _facts_from_bytecode(code)
-    lines = lua_scan.Lines(code)
-    accesses = []
-    for a in result.accesses:
-        line, col = lines.position(a.offset)
-        kind: Literal["get", "set"] = "set" if a.kind == "set" else "get"
-        accesses.append(GlobalAccess(a.name, line, col, kind, a.field))
-    return LuaFacts(tuple(accesses), result.return_keys, result.returns_opaque, "scan")
-
-
-def global_accesses(code: str) -> list[GlobalAccess]:
-    """Every read and write of a global name, in source order (empty if it does not compile)."""
-    facts = snippet_facts(code)
-    return list(facts.accesses) if facts is not None else []
-
-
-def global_accesses_bytecode(code: str) -> list[GlobalAccess]:
-    """The same list read from the compiled chunk's bytecode (columns found on the line)."""
-    facts = _facts_from_bytecode(code)
-    return list(facts.accesses) if facts is not None else []
-
-
-def _facts_from_bytecode(code: str) -> LuaFacts | None:
-    fn, _err = _load(code)
-    if fn is None:
-        return None
-    dump = _COMPILER.dump  # same runtime as fn (get() may recycle it on the next call)
-    try:
-        raw = lua_bytecode.dump_accesses(bytes(dump(fn, False)))
-    except (lua_bytecode.DumpError, _lupa.LuaError, UnicodeError):
-        return LuaFacts((), frozenset(), True, "bytecode")
-    return LuaFacts(_place_columns(code, raw), frozenset(), True, "bytecode")
-
-
-def _place_columns(code: str, raw: list[lua_bytecode.DumpAccess]) -> tuple[GlobalAccess, ...]:
-    """Give bytecode accesses the column of a matching name token on their line."""
-    try:
-        tokens = lua_scan.tokenize(code)
-    except lua_scan.LexError:
-        tokens = []
-    lines = lua_scan.Lines(code)
-    candidates: dict[tuple[int, str], list[tuple[int, bool]]] = {}
-    for i, tok in enumerate(tokens):
-        if tok.kind != lua_scan.NAME:
-            continue
-        prev = tokens[i - 1].text if i > 0 else ""
-        if prev in (".", ":", "::", "goto"):
-            continue
-        nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
-        line, col = lines.position(tok.offset)
-        candidates.setdefault((line, tok.text), []).append((col, nxt in ("=", ",")))
-    out: list[GlobalAccess] = []
-    for a in raw:
-        cols = candidates.get((a.line, a.name), [])
-        pick: int | None = None
-        wanted = a.kind == "set"
-        for j, (col, assigned) in enumerate(cols):
-            if assigned == wanted:
-                pick = col
-                del cols[j]
-                break
-        if pick is None and cols:
-            pick = cols.pop(0)[0]
-        kind: Literal["get", "set"] = "set" if a.kind == "set" else "get"
-        out.append(GlobalAccess(a.name, a.line, pick, kind, a.field))
-    out.sort(key=lambda g: (g.line, g.col if g.col is not None else -1))
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=1)
-def sandbox_globals() -> frozenset[str]:
-    """Names the sandbox provides, read from a real sandbox VM (``variables`` included)."""
-    vm = LuaVM(max_memory=None, timeout=None)
-    try:
-        return frozenset(vm.global_names())
-    finally:
-        vm.close()

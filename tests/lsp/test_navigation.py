@@ -436,7 +436,7 @@ async def test_code_actions(client: LanguageClient) -> None:
     ]
     assert edits_of(actions[0].edit, uri) == [((10, 19, 10, 23), "state")]
     line_edit = edits_of(actions[1].edit, uri)
-    assert line_edit == [((10, 31, 10, 31), "  -- # tea-lsp: ignore[TEA302]")]
+    assert line_edit == [((10, 31, 10, 31), "  -- tea-lsp: ignore[TEA302]")]
     # Applying the fixes the user picked clears those diagnostics.
     text = apply(FIXABLE, line_edit)
     text = apply(text, [((7, 4, 7, 7), "run")])

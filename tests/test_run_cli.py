@@ -97,6 +97,12 @@ def test_runtime_error_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (code, out) == (1, "")
     assert err == (
         "wf.yaml:8:7: error[TEA601] node 'compute': attempt to concatenate a nil value\n"
+        "          return { m = n .. nil }\n"
+        "          ^~~~~~~~~~~~~~~~~~~~~~~\n"
+        "  state before node 'compute':\n"
+        "    {\n"
+        '      "n": 1\n'
+        "    }\n"
     )
 
 
@@ -116,6 +122,12 @@ def test_max_steps_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert err == (
         "wf.yaml:3:11: error[TEA606] node 'again': the run reached its limit of 3 steps; a "
         "cycle may never end (raise --max-steps to allow longer runs)\n"
+        "      - name: again\n"
+        "              ^~~~~\n"
+        "  state before node 'again':\n"
+        "    {\n"
+        '      "n": 3\n'
+        "    }\n"
     )
 
 
@@ -210,7 +222,10 @@ def test_failed_branch_is_a_warning_on_stderr(
     write(tmp_path, OK.replace('return { part = "R" .. state.y }', 'error("right is down")'))
     code, _out, err = cli(capsys, "wf.yaml", "--strategy", "thread")
     assert code == 1  # the fan-in reads r.state.part of the failed branch
-    assert err.splitlines() == [
+    assert err.splitlines()[:4] == [
         "wf.yaml:11:10: warning[TEA601] branch 'right' failed: node 'right': right is down",
         "wf.yaml:17:7: error[TEA601] node 'join': attempt to index a nil value (field 'state')",
+        "          for i, r in ipairs(state.parallel_results) do parts[i] = r.state.part end",
+        "          ^" + "~" * 72,
     ]
+    assert err.splitlines()[4] == "  state before node 'join':"

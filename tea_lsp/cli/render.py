@@ -56,7 +56,7 @@ _COLOURS = {
 _RESET, _BOLD, _DIM = "\x1b[0m", "\x1b[1m", "\x1b[2m"
 
 
-def _underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
+def underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
     line = d.span.start_line
     if line >= lines.line_count:
         return None
@@ -106,7 +106,7 @@ def render_text(
                 sev = f"{_COLOURS[d.severity]}{d.severity.label}{_RESET}"
                 head = f"{_BOLD}{loc}{_RESET} {sev}[{rest}"
             out.write(head + "\n")
-            under = _underline(r.lines, d) if r.lines is not None else None
+            under = underline(r.lines, d) if r.lines is not None else None
             if under is not None:
                 src, marks = under
                 if colour:

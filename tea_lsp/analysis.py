@@ -139,8 +139,8 @@ def _suppression_diagnostics(
                         fix=fix if best else None,
                     )
                 )
-        if not cfg.enabled("TEA010"):
-            continue
+        if not cfg.enabled("TEA010") or (s.codes is not None and "TEA010" in s.codes):
+            continue  # ``ignore[CODE, TEA010]``: kept on purpose, never reported as unused
         where = "in this file" if s.target is None else f"on line {s.target + 1}"
         if s.codes is None:
             if not s.used:

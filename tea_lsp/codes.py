@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from tea_lsp.diagnostics import Severity
 
-DOCS_URL = "https://tea-lsp.readthedocs.io/en/latest/rules/{code}.html"
+REPOSITORY_URL = "https://github.com/tea-lsp/tea-lsp"
+# One page per rule, generated from this registry by docs/gen_rules.py (a test keeps them current).
+DOCS_URL = REPOSITORY_URL + "/blob/main/docs/rules/{code}.md"
+FORMAT_URL = REPOSITORY_URL + "/blob/main/docs/format.md"
 
 
 @dataclass(frozen=True, slots=True)

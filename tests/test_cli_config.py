@@ -251,3 +251,17 @@ def test_fix_and_diff_usage(work: Path) -> None:
         "--- a/wf.yaml\n+++ b/wf.yaml\n@@ -2,5 +2,5 @@\n nodes:\n   - name: a\n"
         "     run: return {}\n-    goto: finsh\n+    goto: finish\n   - name: finish\n"
     )
+
+
+def test_a_suppression_listing_tea010_is_kept_on_purpose(work: Path) -> None:
+    text = "name: s\nnodes:\n  - name: a\n    run: |\n      return {}  -- tea-lsp: ignore[TEA302, TEA010]\n"
+    (work / "s.yaml").write_text(text, encoding="utf-8")
+    assert concise("s.yaml", cwd=work) == (0, "", "")
+
+
+def test_explain_links_the_rule_page_and_the_format(work: Path) -> None:
+    r = tea("explain", "TEA010", cwd=work)
+    assert r.stdout.endswith(
+        "\nDocs: https://github.com/tea-lsp/tea-lsp/blob/main/docs/rules/TEA010.md\n"
+        "Workflow format: https://github.com/tea-lsp/tea-lsp/blob/main/docs/format.md\n"
+    )

@@ -20,6 +20,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"tea-lsp: error: unknown code '{args.code}'", file=sys.stderr)
         return 2
     print(found.explain(), end="")
+    print(f"\nDocs: {found.url}\nWorkflow format: {codes.FORMAT_URL}")
     return 0
 
 

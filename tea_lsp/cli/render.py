@@ -205,7 +205,7 @@ def sarif_log(results: Sequence[FileResult]) -> dict[str, Any]:
                     "driver": {
                         "name": "tea-lsp",
                         "version": __version__,
-                        "informationUri": "https://tea-lsp.readthedocs.io/",
+                        "informationUri": codes.REPOSITORY_URL,
                         "rules": rules,
                     }
                 },

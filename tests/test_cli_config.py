@@ -254,7 +254,8 @@ def test_fix_and_diff_usage(work: Path) -> None:
 
 
 def test_a_suppression_listing_tea010_is_kept_on_purpose(work: Path) -> None:
-    text = "name: s\nnodes:\n  - name: a\n    run: |\n      return {}  -- tea-lsp: ignore[TEA302, TEA010]\n"
+    text = "name: s\nnodes:\n  - name: a\n    run: |\n"
+    text += "      return {}  -- tea-lsp: ignore[TEA302, TEA010]\n"
     (work / "s.yaml").write_text(text, encoding="utf-8")
     assert concise("s.yaml", cwd=work) == (0, "", "")
 

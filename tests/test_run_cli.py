@@ -75,7 +75,12 @@ def test_input_from_a_file_and_events(tmp_path: Path, capsys: pytest.CaptureFixt
     events = [json.loads(line) for line in (tmp_path / "ev.ndjson").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[:4] == ["run_started", "node_started", "node_finished", "fan_out_started"]
-    assert kinds[-4:] == ["fan_out_finished", "node_started", "node_finished", "run_finished"]
+    assert kinds[-5:-1] == ["fan_out_finished", "node_started", "node_finished", "run_finished"]
+    assert events.pop() == {
+        "event": "result",
+        "ok": True,
+        "state": {"x": 2, "y": 20, "parts": ["L20", "R20"]},
+    }
     assert sorted(e["branch"] for e in events if e["event"] == "branch_finished") == [
         "left",
         "right",

@@ -153,3 +153,19 @@ def test_terminal_shows_every_node_and_a_summary(tmp_path: Path) -> None:
     lines = [re.sub(r"\d+ ms", "N ms", line) for line in err.splitlines()]
     assert lines[:2] == ["✔ one N ms", "✔ two N ms"]
     assert re.fullmatch(r"ok in \d+\.\d\d s: 2 nodes, 0 branches, 0 failed", lines[2])
+
+
+@pytest.mark.timeout(60)
+def test_events_file_ends_with_the_failing_nodes_input_state(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path, FAIL_FAST)
+    code, _, _ = cli(capsys, "wf.yaml", "--strategy", "thread", "--events", "ev.ndjson")
+    lines = (tmp_path / "ev.ndjson").read_text(encoding="utf-8").splitlines()
+    assert code == 1
+    assert json.loads(lines[-1]) == {
+        "event": "result",
+        "ok": False,
+        "error": ERROR,
+        "state": {"x": 1, "y": 10},
+    }

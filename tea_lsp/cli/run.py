@@ -239,7 +239,7 @@ def _report(
     _print_diagnostics(path, branch_warnings, err)
     if result.status == "ok":
         if events_to_stdout:
-            _dump({"event": "result", "ok": True, "state": result.state}, out, indent=None)
+            _dump(_result_record(result), out, indent=None)
         elif as_json:
             _dump({"ok": True, "state": result.state}, out)
         else:
@@ -262,12 +262,21 @@ def _report(
         err.write("".join(f"    {line}\n" for line in state_text.splitlines()))
     body = {"ok": False, "error": _error_json(path, failure, result.error), "state": before}
     if events_to_stdout:
-        _dump({"event": "result", **body}, out, indent=None)
+        _dump(_result_record(result), out, indent=None)
     elif as_json:
         _dump(body, out)
     if failure is not None and failure.code == "TEA900":
         return EXIT_INVALID
     return EXIT_FAILED
+
+
+def _result_record(result: RunResult) -> dict[str, Any]:
+    """The last NDJSON record of an event stream: the outcome, and on failure the error and
+    the state the failing node received."""
+    if result.status == "ok":
+        return {"event": "result", "ok": True, "state": result.state}
+    error = _error_json(result.path, result.error_diagnostic, result.error)
+    return {"event": "result", "ok": False, "error": error, "state": result.state_before_failure}
 
 
 def _dump(value: Any, out: IO[str], indent: int | None = 2) -> None:
@@ -292,6 +301,7 @@ def run_command(args: argparse.Namespace) -> int:
     stats = _Stats()
     callbacks: list[Callable[[Event], None]] = [stats]
     events_to_stdout = args.events == "-"
+    events_file: IO[str] | None = None
     tty = sys.stderr.isatty()
     with contextlib.ExitStack() as stack:
         if events_to_stdout:
@@ -304,6 +314,7 @@ def run_command(args: argparse.Namespace) -> int:
                 print(f"tea-lsp: error: --events: {args.events}: {reason}", file=sys.stderr)
                 return EXIT_USAGE
             callbacks.append(NdjsonWriter(fh))
+            events_file = fh
         if tty:
             callbacks.append(_Progress())
 
@@ -347,6 +358,8 @@ def run_command(args: argparse.Namespace) -> int:
             raise box["error"]
         result: RunResult = box["result"]
         code = _report(result, text, sys.stdout, sys.stderr, args.output, events_to_stdout)
+        if events_file is not None and result.status in ("ok", "failed"):
+            _dump(_result_record(result), events_file, indent=None)
         if tty and result.status in ("ok", "failed", "cancelled"):
             print(stats.line(result), file=sys.stderr)
         return code

@@ -258,6 +258,15 @@ def parse_config_table(
         if not _is_strings(table["extend-exclude"]):
             raise fail("extend-exclude", "a list of gitignore-style patterns")
         exclude = (*exclude, *table["extend-exclude"])
+    for key in ("exclude", "extend-exclude"):
+        for pattern in table.get(key, ()):
+            try:
+                _spec([pattern])
+            except Exception as exc:  # pathspec rejects a malformed pattern
+                raise ConfigError(
+                    f"{where(key)}: invalid pattern '{pattern}' in '{key}'; "
+                    "expected a gitignore-style pattern"
+                ) from exc
     per_file: list[tuple[str, frozenset[str]]] = []
     if "per-file-ignores" in table:
         value = table["per-file-ignores"]
@@ -266,6 +275,13 @@ def parse_config_table(
         for pattern, listed in value.items():
             if not _is_strings(listed):
                 raise fail("per-file-ignores", f"a table of pattern = [codes] ('{pattern}')")
+            try:
+                _spec([pattern])
+            except Exception as exc:
+                raise ConfigError(
+                    f"{where('per-file-ignores')}: invalid pattern '{pattern}' in "
+                    "'per-file-ignores'; expected a gitignore-style pattern"
+                ) from exc
             per_file.append((pattern, normalize_codes(listed, where("per-file-ignores"))))
     gitignore = table.get("respect-gitignore", True)
     if not isinstance(gitignore, bool):

@@ -266,3 +266,31 @@ def test_explain_links_the_rule_page_and_the_format(work: Path) -> None:
         "\nDocs: https://github.com/tea-lsp/tea-lsp/blob/main/docs/rules/TEA010.md\n"
         "Workflow format: https://github.com/tea-lsp/tea-lsp/blob/main/docs/format.md\n"
     )
+
+
+def test_malformed_patterns_are_usage_errors(work: Path) -> None:
+    (work / "tea-lsp.toml").write_text('extend-exclude = ["!"]\n', encoding="utf-8")
+    assert concise("wf.yaml", cwd=work)[0::2] == (
+        2,
+        "tea-lsp: error: tea-lsp.toml:1: invalid pattern '!' in 'extend-exclude'; "
+        "expected a gitignore-style pattern\n",
+    )
+
+
+@pytest.mark.timeout(30)
+def test_malformed_suppressions_never_crash() -> None:
+    from tea_lsp.analysis import analyze
+
+    lines = [
+        "      return {}  -- tea-lsp: ignore[",
+        "      -- tea-lsp: ignore[,,, ,]",
+        "      -- tea-lsp: ignore[TEA302,,undefined-global, TEA3O2]",
+        "      -- tea-lsp: ignore-file",
+        "      -- tea-lsp: ignore[" + ",".join(["TEA302"] * 2000) + "]",
+        "      {# tea-lsp: ignore[TEA402] #} {# tea-lsp: ignore[TEA401] #}",
+        "      return {}  # tea-lsp:ignore[TEA302]# tea-lsp: ignore[TEA301]",
+    ]
+    text = "name: s\nnodes:\n  - name: a\n    run: |\n" + "\n".join(lines) + "\n"
+    diags = analyze(text, "wf.yaml").diagnostics
+    assert all(d.code != "TEA900" for d in diags)
+    assert all(d.span.start_line < 12 for d in diags)

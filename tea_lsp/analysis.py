@@ -62,6 +62,9 @@ class Suppression:
     span: Span  # the comment itself
     used: set[str] = field(default_factory=set)
     unknown: list[tuple[str, Span]] = field(default_factory=list)
+    # not reported as unused: written with '#' inside Lua (a Lua syntax error, reported as
+    # such), or on a line that was not fully checked (YAML or Lua syntax error)
+    broken: bool = False
 
     def covers(self, d: Diagnostic) -> bool:
         if self.target is not None and self.target != d.span.start_line:
@@ -108,6 +111,59 @@ def find_suppressions(lines: LineIndex) -> list[Suppression]:
     return out
 
 
+def _hash_comments_in_lua(diags: list[Diagnostic], sups: list[Suppression]) -> list[Diagnostic]:
+    """``# tea-lsp: ...`` inside Lua is a syntax error (``#`` is Lua's length operator): say
+    so, offer ``--`` instead (a fix ``--fix`` applies), and don't call the comment unused."""
+    at = {(s.line, s.span.start_col): s for s in sups}
+    out: list[Diagnostic] = []
+    for d in diags:
+        s = at.get((d.span.start_line, d.span.start_col)) if d.code == "TEA301" else None
+        if s is None:
+            out.append(d)
+            continue
+        s.broken = True
+        hint = "; in Lua a suppression comment starts with '--': '-- tea-lsp: ignore[...]'"
+        edit = TextEdit(Span(s.line, s.span.start_col, s.line, s.span.start_col + 1), "--")
+        out.append(
+            Diagnostic(
+                d.code,
+                d.severity,
+                d.message + hint,
+                d.span,
+                d.related,
+                Fix("Write the suppression as a Lua comment ('--')", (edit,)),
+                d.source,
+            )
+        )
+    return out
+
+
+def _mark_unchecked(
+    sups: list[Suppression], diags: list[Diagnostic], workflows: list[Workflow | None]
+) -> None:
+    """Suppressions whose line was not fully checked cannot be called unused: the whole file
+    after a YAML syntax error, a Lua snippet that does not compile (its names are not
+    checked)."""
+    if any(d.code == "TEA001" for d in diags):
+        for s in sups:
+            s.broken = True
+        return
+    errors = [d.span.start_line for d in diags if d.code == "TEA301"]
+    if not errors:
+        return
+    ranges = [
+        (sn.scalar.span.start_line, sn.scalar.span.end_line)
+        for wf in workflows
+        if wf is not None
+        for sn in wf.snippets()
+        if any(sn.scalar.span.start_line <= e <= sn.scalar.span.end_line for e in errors)
+    ]
+    for s in sups:
+        line = s.line if s.target is None else s.target
+        if any(a <= line <= b or a <= s.line <= b for a, b in ranges):
+            s.broken = True
+
+
 def _suppressed(d: Diagnostic, sups: list[Suppression]) -> bool:
     if d.code == "TEA900":
         return False
@@ -139,7 +195,7 @@ def _suppression_diagnostics(
                         fix=fix if best else None,
                     )
                 )
-        if not cfg.enabled("TEA010") or (s.codes is not None and "TEA010" in s.codes):
+        if s.broken or not cfg.enabled("TEA010") or (s.codes is not None and "TEA010" in s.codes):
             continue  # ``ignore[CODE, TEA010]``: kept on purpose, never reported as unused
         where = "in this file" if s.target is None else f"on line {s.target + 1}"
         if s.codes is None:
@@ -274,8 +330,11 @@ def _analyze(text: str, path: str, config: Config | None) -> Analysis:
                 ctx.diagnostics.append(_internal(name, exc))
         diags.extend(ctx.diagnostics)
     sups = find_suppressions(parsed.lines)
+    if sups:
+        diags = _hash_comments_in_lua(diags, sups)
     unique = dict.fromkeys(d for d in diags if not _suppressed(d, sups))
     if sups:
+        _mark_unchecked(sups, diags, result.workflows)
         unique.update(dict.fromkeys(_suppression_diagnostics(sups, cfg, parsed.lines)))
     result.diagnostics = sorted(unique, key=Diagnostic.sort_key)
     return result

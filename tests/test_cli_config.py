@@ -294,3 +294,13 @@ def test_malformed_suppressions_never_crash() -> None:
     diags = analyze(text, "wf.yaml").diagnostics
     assert all(d.code != "TEA900" for d in diags)
     assert all(d.span.start_line < 12 for d in diags)
+
+
+def test_suppressions_in_code_that_does_not_compile_are_not_called_unused(work: Path) -> None:
+    text = "name: s\nnodes:\n  - name: a\n    run: |\n"
+    text += "      local x = state.y  -- tea-lsp: ignore[TEA302]\n      return {x = x +}\n"
+    (work / "s.yaml").write_text(text, encoding="utf-8")
+    assert concise("s.yaml", cwd=work)[:2] == (
+        1,
+        "s.yaml:6:22: error[TEA301] lua syntax error: unexpected symbol near '}'\n",
+    )

@@ -9,16 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from tea_lsp import codes
 from tea_lsp.checks import ALL_CHECKS
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.config import Config
-from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.diagnostics import Diagnostic, Fix, Severity, Span, TextEdit
 from tea_lsp.model.build import build_workflow
 from tea_lsp.model.workflow import Workflow
 from tea_lsp.syntax.text import LineIndex, normalize
 from tea_lsp.syntax.yaml_tree import ParsedYaml, YMap, parse_yaml
+from tea_lsp.util import suggest
 
-_IGNORE = re.compile(r"#\s*tea-lsp:\s*ignore(-file)?(?:\[([^\]]*)\])?")
+_IGNORE = re.compile(r"(?:#|--)\s*tea-lsp:\s*ignore(-file)?(?:\[([^\]]*)\])?")
 
 
 @dataclass(slots=True)
@@ -50,42 +52,215 @@ def is_workflow_text(text: str) -> bool:
     return re.search(r"(?m)^nodes\s*:", normalize(text)) is not None
 
 
-def _suppressions(lines: LineIndex) -> tuple[dict[int, set[str] | None], set[str] | None]:
-    """Per-line suppressions (``None``: every code) and file-wide ones."""
-    per_line: dict[int, set[str] | None] = {}
-    file_wide: set[str] | None = set()
+@dataclass(slots=True)
+class Suppression:
+    """One ``tea-lsp: ignore[...]`` comment."""
+
+    line: int  # where the comment is
+    target: int | None  # the line it covers; None: the whole file (``ignore-file``)
+    codes: dict[str, Span] | None  # code -> where it is written; None: every code
+    span: Span  # the comment itself
+    used: set[str] = field(default_factory=set)
+    unknown: list[tuple[str, Span]] = field(default_factory=list)
+    # not reported as unused: written with '#' inside Lua (a Lua syntax error, reported as
+    # such), or on a line that was not fully checked (YAML or Lua syntax error)
+    broken: bool = False
+
+    def covers(self, d: Diagnostic) -> bool:
+        if self.target is not None and self.target != d.span.start_line:
+            return False
+        return self.codes is None or d.code in self.codes
+
+
+def find_suppressions(lines: LineIndex) -> list[Suppression]:
+    """Every suppression comment: ``# ...`` (YAML, Python), ``-- ...`` (Lua), ``{# ... #}``
+    (Jinja). At the end of a line it covers that line; alone on a line, the next one."""
+    out: list[Suppression] = []
     if "tea-lsp:" not in lines.text:
-        return per_line, file_wide
+        return out
     for n in range(lines.line_count):
         text = lines.line(n)
         if "tea-lsp:" not in text:
             continue
         for m in _IGNORE.finditer(text):
-            found = {c.strip().upper() for c in m.group(2).split(",")} if m.group(2) else None
-            if m.group(1):
-                if found is None or file_wide is None:
-                    file_wide = None
-                else:
-                    file_wide |= found
-                continue
-            # A comment alone on its line applies to the next line; otherwise to its own line.
-            target = n + 1 if text.lstrip().startswith("#") else n
-            prev = per_line.get(target, set())
-            per_line[target] = None if found is None or prev is None else prev | found
-    return per_line, file_wide
+            whole_file = m.group(1) is not None
+            listed: dict[str, Span] | None = None
+            unknown: list[tuple[str, Span]] = []
+            if m.group(2) is not None:
+                listed = {}
+                pos = m.start(2)
+                for part in m.group(2).split(","):
+                    name = part.strip()
+                    col = pos + (len(part) - len(part.lstrip()))
+                    pos += len(part) + 1
+                    if not name:
+                        continue
+                    span = Span(n, col, n, col + len(name))
+                    found = codes.lookup(name)
+                    if found is None:
+                        unknown.append((name, span))
+                    else:
+                        listed[found.code] = span
+            if whole_file:
+                target = None
+            else:
+                alone = text[: m.start()].strip() in ("", "{", "--")
+                target = n + 1 if alone else n
+            span = Span(n, m.start(), n, m.end())
+            out.append(Suppression(n, target, listed, span, unknown=unknown))
+    return out
 
 
-def _suppressed(
-    d: Diagnostic, per_line: dict[int, set[str] | None], file_wide: set[str] | None
-) -> bool:
+def _hash_comments_in_lua(diags: list[Diagnostic], sups: list[Suppression]) -> list[Diagnostic]:
+    """``# tea-lsp: ...`` inside Lua is a syntax error (``#`` is Lua's length operator): say
+    so, offer ``--`` instead (a fix ``--fix`` applies), and don't call the comment unused."""
+    at = {(s.line, s.span.start_col): s for s in sups}
+    out: list[Diagnostic] = []
+    for d in diags:
+        s = at.get((d.span.start_line, d.span.start_col)) if d.code == "TEA301" else None
+        if s is None:
+            out.append(d)
+            continue
+        s.broken = True
+        hint = "; in Lua a suppression comment starts with '--': '-- tea-lsp: ignore[...]'"
+        edit = TextEdit(Span(s.line, s.span.start_col, s.line, s.span.start_col + 1), "--")
+        out.append(
+            Diagnostic(
+                d.code,
+                d.severity,
+                d.message + hint,
+                d.span,
+                d.related,
+                Fix("Write the suppression as a Lua comment ('--')", (edit,)),
+                d.source,
+            )
+        )
+    return out
+
+
+def _mark_unchecked(
+    sups: list[Suppression], diags: list[Diagnostic], workflows: list[Workflow | None]
+) -> None:
+    """Suppressions whose line was not fully checked cannot be called unused: the whole file
+    after a YAML syntax error, a Lua snippet that does not compile (its names are not
+    checked)."""
+    if any(d.code == "TEA001" for d in diags):
+        for s in sups:
+            s.broken = True
+        return
+    errors = [d.span.start_line for d in diags if d.code == "TEA301"]
+    if not errors:
+        return
+    ranges = [
+        (sn.scalar.span.start_line, sn.scalar.span.end_line)
+        for wf in workflows
+        if wf is not None
+        for sn in wf.snippets()
+        if any(sn.scalar.span.start_line <= e <= sn.scalar.span.end_line for e in errors)
+    ]
+    for s in sups:
+        line = s.line if s.target is None else s.target
+        if any(a <= line <= b or a <= s.line <= b for a, b in ranges):
+            s.broken = True
+
+
+def _suppressed(d: Diagnostic, sups: list[Suppression]) -> bool:
     if d.code == "TEA900":
         return False
-    if file_wide is None or d.code in file_wide:
-        return True
-    if d.span.start_line in per_line:
-        codes_ = per_line[d.span.start_line]
-        return codes_ is None or d.code in codes_
-    return False
+    hit = False
+    for s in sups:
+        if s.covers(d):
+            s.used.add(d.code)
+            hit = True
+    return hit
+
+
+def _suppression_diagnostics(
+    sups: list[Suppression], cfg: Config, lines: LineIndex
+) -> list[Diagnostic]:
+    """TEA010 for suppressions that hide nothing, TEA011 for unknown codes in them."""
+    out: list[Diagnostic] = []
+    for s in sups:
+        if cfg.enabled("TEA011"):
+            for name, span in s.unknown:
+                best = suggest(name.upper(), codes.REGISTRY) or suggest(name, codes.BY_SLUG)
+                hint = f"; did you mean '{best}'?" if best else ""
+                fix = Fix(f"Replace '{name}' with '{best}'", (TextEdit(span, best or name),))
+                out.append(
+                    Diagnostic(
+                        "TEA011",
+                        Severity.WARNING,
+                        f"unknown code '{name}' in a tea-lsp suppression{hint}",
+                        span,
+                        fix=fix if best else None,
+                    )
+                )
+        if s.broken or not cfg.enabled("TEA010") or (s.codes is not None and "TEA010" in s.codes):
+            continue  # ``ignore[CODE, TEA010]``: kept on purpose, never reported as unused
+        where = "in this file" if s.target is None else f"on line {s.target + 1}"
+        if s.codes is None:
+            if not s.used:
+                out.append(
+                    Diagnostic(
+                        "TEA010",
+                        Severity.WARNING,
+                        f"unused suppression: no problem {where}",
+                        s.span,
+                        fix=Fix("Remove the unused suppression", (_remove_comment(s, lines),)),
+                    )
+                )
+            continue
+        unused = [c for c in s.codes if c not in s.used and cfg.enabled(c)]
+        for code in unused:
+            rest = [c for c in s.codes if c != code]
+            if rest:
+                name_span = s.codes[code]
+                text = lines.line(s.line)
+                start, end = name_span.start_col, name_span.end_col
+                # take the comma (and blanks) on one side with the code
+                after = text[end:]
+                stripped = after.lstrip(" ")
+                if stripped.startswith(","):
+                    end += len(after) - len(stripped) + 1
+                    end += len(text[end:]) - len(text[end:].lstrip(" "))
+                else:
+                    before = text[:start].rstrip(" ")
+                    start = len(before) - 1 if before.endswith(",") else start
+                edit = TextEdit(Span(s.line, start, s.line, end), "")
+                title = f"Remove '{code}' from the suppression"
+            else:
+                edit = _remove_comment(s, lines)
+                title = "Remove the unused suppression"
+            out.append(
+                Diagnostic(
+                    "TEA010",
+                    Severity.WARNING,
+                    f"unused suppression: no '{code}' problem {where}",
+                    s.codes[code],
+                    fix=Fix(title, (edit,)),
+                )
+            )
+    return out
+
+
+def _remove_comment(s: Suppression, lines: LineIndex) -> TextEdit:
+    """Remove a whole suppression comment (with its Jinja ``#}``); a comment alone on its
+    line leaves an empty line, so the edit never adds or removes a line."""
+    text = lines.line(s.line)
+    start, end = s.span.start_col, s.span.end_col
+    if text[start - 1 : start] == "{":
+        start -= 1
+        close = text.find("#}", end)
+        end = close + 2 if close >= 0 else end
+    # a comment after code: drop the blanks before it too
+    while start > 0 and text[start - 1] == " ":
+        start -= 1
+    if not text[:start].strip() and not text[end:].strip():
+        jinja = text[s.span.start_col - 1 : s.span.start_col] == "{"
+        if not jinja and s.line + 1 < lines.line_count:
+            return TextEdit(Span(s.line, 0, s.line + 1, 0), "")  # the whole line goes
+        start, end = 0, len(text)  # a Jinja comment's line is output: keep it, empty
+    return TextEdit(Span(s.line, start, s.line, end), "")
 
 
 _gc_lock = threading.Lock()
@@ -154,8 +329,13 @@ def _analyze(text: str, path: str, config: Config | None) -> Analysis:
             except Exception as exc:  # one broken check never takes down the others
                 ctx.diagnostics.append(_internal(name, exc))
         diags.extend(ctx.diagnostics)
-    per_line, file_wide = _suppressions(parsed.lines)
-    unique = dict.fromkeys(d for d in diags if not _suppressed(d, per_line, file_wide))
+    sups = find_suppressions(parsed.lines)
+    if sups:
+        diags = _hash_comments_in_lua(diags, sups)
+    unique = dict.fromkeys(d for d in diags if not _suppressed(d, sups))
+    if sups:
+        _mark_unchecked(sups, diags, result.workflows)
+        unique.update(dict.fromkeys(_suppression_diagnostics(sups, cfg, parsed.lines)))
     result.diagnostics = sorted(unique, key=Diagnostic.sort_key)
     return result
 

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 from tea_lsp.diagnostics import Severity
 
-DOCS_URL = "https://tea-lsp.readthedocs.io/en/latest/rules/{code}.html"
+REPOSITORY_URL = "https://github.com/tea-lsp/tea-lsp"
+# One page per rule, generated from this registry by docs/gen_rules.py (a test keeps them current).
+DOCS_URL = REPOSITORY_URL + "/blob/main/docs/rules/{code}.md"
+FORMAT_URL = REPOSITORY_URL + "/blob/main/docs/format.md"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +86,30 @@ _ALL: tuple[Code, ...] = (
         "Reports a YAML document whose root is not a mapping with `nodes`.",
         "A workflow is a mapping with at least a `nodes` list.",
         "- just\n- a list\n",
+    ),
+    Code(
+        "TEA010",
+        "unused-suppression",
+        "suppression",
+        W,
+        "A `tea-lsp: ignore[...]` comment hides nothing.",
+        "Reports a suppression comment, or one code in it, when no problem of that code is "
+        "reported on the line it covers (or, for `ignore-file`, in the file). Codes switched "
+        "off by `select`/`ignore` are not reported. `--fix` removes the stale code.",
+        "A stale suppression would silently hide the next real problem on that line.",
+        "nodes:\n  - name: a\n    run: |\n      return {}  -- tea-lsp: ignore[TEA302]\n",
+    ),
+    Code(
+        "TEA011",
+        "unknown-suppression-code",
+        "suppression",
+        W,
+        "A suppression names a code that does not exist.",
+        "Reports each name in `tea-lsp: ignore[...]` that is neither a `TEA###` code nor a "
+        "rule's slug, with the closest one.",
+        "A misspelt code suppresses nothing, so the problem it was meant for is still reported "
+        "and the comment misleads the reader.",
+        "nodes:\n  - name: a\n    run: |\n      return {}  -- tea-lsp: ignore[TEA3O2]\n",
     ),
     # ---- schema
     Code(

@@ -145,7 +145,8 @@ def test_many_files_checked_in_parallel_give_the_same_output(work: Path) -> None
 def test_usage_errors_exit_two(work: Path) -> None:
     assert tea("check", "missing.yaml", cwd=work).returncode == 2
     r = tea("check", "--select", "NOPE", "wf.yaml", cwd=work)
-    assert (r.returncode, r.stderr) == (2, "tea-lsp: error: unknown code 'NOPE'\n")
+    expected = "tea-lsp: error: --select: unknown code or prefix 'NOPE'\n"
+    assert (r.returncode, r.stderr) == (2, expected)
     assert tea("check", "--format", "xml", "wf.yaml", cwd=work).returncode == 2
     assert tea("frobnicate", cwd=work).returncode == 2
 
@@ -166,7 +167,10 @@ def test_pyproject_config(work: Path) -> None:
     (work / "pyproject.toml").write_text('[tool.tea-lsp]\nignore = "TEA002"\n', encoding="utf-8")
     r = tea("check", "wf.yaml", cwd=work)
     assert r.returncode == 2
-    assert "'ignore' must be a list of codes" in r.stderr
+    assert r.stderr == (
+        "tea-lsp: error: pyproject.toml:2: 'ignore' in [tool.tea-lsp] must be a list of codes, "
+        'e.g. ["TEA3", "TEA201"], got \'TEA002\'\n'
+    )
 
 
 def test_inline_suppression(work: Path) -> None:

@@ -107,7 +107,7 @@ def test_diagnostic_conversion() -> None:
         "node 'b' is never reached",
     )
     assert got.code_description == types.CodeDescription(
-        href="https://tea-lsp.readthedocs.io/en/latest/rules/TEA204.html"
+        href="https://github.com/tea-lsp/tea-lsp/blob/main/docs/rules/TEA204.md"
     )
     assert got.tags == [types.DiagnosticTag.Unnecessary]
     assert got.related_information == [

@@ -75,7 +75,12 @@ def test_input_from_a_file_and_events(tmp_path: Path, capsys: pytest.CaptureFixt
     events = [json.loads(line) for line in (tmp_path / "ev.ndjson").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[:4] == ["run_started", "node_started", "node_finished", "fan_out_started"]
-    assert kinds[-4:] == ["fan_out_finished", "node_started", "node_finished", "run_finished"]
+    assert kinds[-5:-1] == ["fan_out_finished", "node_started", "node_finished", "run_finished"]
+    assert events.pop() == {
+        "event": "result",
+        "ok": True,
+        "state": {"x": 2, "y": 20, "parts": ["L20", "R20"]},
+    }
     assert sorted(e["branch"] for e in events if e["event"] == "branch_finished") == [
         "left",
         "right",
@@ -97,6 +102,12 @@ def test_runtime_error_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert (code, out) == (1, "")
     assert err == (
         "wf.yaml:8:7: error[TEA601] node 'compute': attempt to concatenate a nil value\n"
+        "          return { m = n .. nil }\n"
+        "          ^~~~~~~~~~~~~~~~~~~~~~~\n"
+        "  state before node 'compute':\n"
+        "    {\n"
+        '      "n": 1\n'
+        "    }\n"
     )
 
 
@@ -116,6 +127,12 @@ def test_max_steps_exit_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert err == (
         "wf.yaml:3:11: error[TEA606] node 'again': the run reached its limit of 3 steps; a "
         "cycle may never end (raise --max-steps to allow longer runs)\n"
+        "      - name: again  # tea-lsp: ignore[TEA218]\n"
+        "              ^~~~~\n"
+        "  state before node 'again':\n"
+        "    {\n"
+        '      "n": 3\n'
+        "    }\n"
     )
 
 
@@ -210,7 +227,10 @@ def test_failed_branch_is_a_warning_on_stderr(
     write(tmp_path, OK.replace('return { part = "R" .. state.y }', 'error("right is down")'))
     code, _out, err = cli(capsys, "wf.yaml", "--strategy", "thread")
     assert code == 1  # the fan-in reads r.state.part of the failed branch
-    assert err.splitlines() == [
+    assert err.splitlines()[:4] == [
         "wf.yaml:11:10: warning[TEA601] branch 'right' failed: node 'right': right is down",
         "wf.yaml:17:7: error[TEA601] node 'join': attempt to index a nil value (field 'state')",
+        "          for i, r in ipairs(state.parallel_results) do parts[i] = r.state.part end",
+        "          ^" + "~" * 72,
     ]
+    assert err.splitlines()[4] == "  state before node 'join':"

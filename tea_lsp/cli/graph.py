@@ -12,11 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from tea_lsp.analysis import analyze
-from tea_lsp.cli.render import header
-from tea_lsp.graph import build_graph, to_dot, to_mermaid
-from tea_lsp.graph.layout import GraphvizFailed, GraphvizMissing, layout
-
 EXIT_OK, EXIT_NO_WORKFLOW, EXIT_USAGE = 0, 1, 2
 FORMATS = ("dot", "mermaid", "svg", "png")
 _SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".svg": "svg", ".png": "png"}
@@ -71,6 +66,11 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def graph_command(args: argparse.Namespace) -> int:
+    from tea_lsp.analysis import analyze
+    from tea_lsp.cli.render import header
+    from tea_lsp.graph import build_graph, to_dot, to_mermaid
+    from tea_lsp.graph.layout import GraphvizFailed, GraphvizMissing, layout
+
     fmt = _format(args)
     try:
         text, path = read_text(args.file)

@@ -1,4 +1,10 @@
-"""``tea-lsp`` entry point: parse arguments, dispatch to a subcommand, map exit codes."""
+"""``tea-lsp`` entry point: parse arguments, dispatch to a subcommand, map exit codes.
+
+Start-up matters (editors and pre-commit start ``tea-lsp`` often): this module and the
+argument parsers import nothing heavy. Each command imports what it needs when it runs
+(``check``: the checks, Lua, Jinja, the schema validator; ``run``: the engine and rich;
+``serve``: pygls). ``--version`` is answered before any parser is built.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from tea_lsp import __version__, codes
-from tea_lsp.cli.check import add_check_parser
+from tea_lsp import __version__
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from tea_lsp import codes
+
     if not args.code:
         for c in codes.REGISTRY.values():
             print(f"{c.code}  {c.slug:<34} {c.severity.label:<8} {c.summary}")
@@ -20,6 +27,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(f"tea-lsp: error: unknown code '{args.code}'", file=sys.stderr)
         return 2
     print(found.explain(), end="")
+    print(f"\nDocs: {found.url}\nWorkflow format: {codes.FORMAT_URL}")
     return 0
 
 
@@ -30,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"tea-lsp {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from tea_lsp.cli.check import add_check_parser
+
     add_check_parser(sub)
     _add_commands(sub)
     p = sub.add_parser("explain", help="show the documentation of a diagnostic code")
@@ -51,9 +61,13 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list == ["--version"]:
+        print(f"tea-lsp {__version__}")
+        return 0
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     if not getattr(args, "func", None):

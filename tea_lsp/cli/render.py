@@ -18,6 +18,29 @@ class FileResult:
     diagnostics: list[Diagnostic]
     lines: LineIndex | None  # None when the file could not be read
 
+    @property
+    def fixable(self) -> int:
+        """How many diagnostics ``--fix`` can repair (none in a file with YAML errors)."""
+        if any(d.code == "TEA001" for d in self.diagnostics):
+            return 0
+        return sum(1 for d in self.diagnostics if is_safe_fix(d))
+
+
+def is_safe_fix(d: Diagnostic) -> bool:
+    """A fix ``--fix`` applies: replacements inside one line that add no line (did-you-mean
+    names, keys, globals), or removing one line (an unused suppression comment). Fixes that
+    add lines (such as ``language: python``) stay editor quick fixes, chosen by the user."""
+    if d.fix is None or not d.fix.edits:
+        return False
+    return all(
+        "\n" not in e.new_text
+        and (
+            e.span.start_line == e.span.end_line
+            or (e.new_text == "" and e.span.end_line == e.span.start_line + 1)
+        )
+        for e in d.fix.edits
+    )
+
 
 def header(path: str, d: Diagnostic) -> str:
     line, col = d.span.start_line + 1, d.span.start_col + 1
@@ -33,7 +56,7 @@ _COLOURS = {
 _RESET, _BOLD, _DIM = "\x1b[0m", "\x1b[1m", "\x1b[2m"
 
 
-def _underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
+def underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
     line = d.span.start_line
     if line >= lines.line_count:
         return None
@@ -46,24 +69,35 @@ def _underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
     return src, " " * start + "^" + "~" * (end - start - 1)
 
 
-def _summary(results: Sequence[FileResult]) -> str:
+def _summary(results: Sequence[FileResult], fixed: int | None = None) -> str:
     counts = {s: 0 for s in Severity}
     for r in results:
         for d in r.diagnostics:
             counts[d.severity] += 1
     n = len(results)
     files = f"{n} file" + ("" if n == 1 else "s")
+    done = ""
+    if fixed is not None:
+        done = f"Fixed {fixed} problem" + ("" if fixed == 1 else "s") + ".\n"
+    if not n:
+        return done + "No workflow files checked."
     if not any(counts.values()):
-        return f"All checks passed ({files} checked)."
+        return done + f"All checks passed ({files} checked)."
     parts = []
     for sev in Severity:
         c = counts[sev]
         if c:
             parts.append(f"{c} {sev.label}" + ("" if c == 1 else "s"))
-    return f"Found {', '.join(parts)} in {files}."
+    text = f"Found {', '.join(parts)} in {files}."
+    fixable = sum(r.fixable for r in results)
+    if fixable and fixed is None:
+        text += f"\n{fixable} fixable with --fix (preview: --diff)."
+    return done + text
 
 
-def render_text(results: Sequence[FileResult], out: TextIO, colour: bool) -> None:
+def render_text(
+    results: Sequence[FileResult], out: TextIO, colour: bool, fixed: int | None = None
+) -> None:
     for r in results:
         for d in r.diagnostics:
             head = header(r.path, d)
@@ -72,7 +106,7 @@ def render_text(results: Sequence[FileResult], out: TextIO, colour: bool) -> Non
                 sev = f"{_COLOURS[d.severity]}{d.severity.label}{_RESET}"
                 head = f"{_BOLD}{loc}{_RESET} {sev}[{rest}"
             out.write(head + "\n")
-            under = _underline(r.lines, d) if r.lines is not None else None
+            under = underline(r.lines, d) if r.lines is not None else None
             if under is not None:
                 src, marks = under
                 if colour:
@@ -81,7 +115,7 @@ def render_text(results: Sequence[FileResult], out: TextIO, colour: bool) -> Non
             for rel in d.related:
                 out.write(f"  note: {r.path}:{rel.span.start_line + 1}:{rel.span.start_col + 1}: ")
                 out.write(rel.message + "\n")
-    summary = _summary(results)
+    summary = _summary(results, fixed)
     out.write((f"{_DIM}{summary}{_RESET}" if colour else summary) + "\n")
 
 
@@ -171,7 +205,7 @@ def sarif_log(results: Sequence[FileResult]) -> dict[str, Any]:
                     "driver": {
                         "name": "tea-lsp",
                         "version": __version__,
-                        "informationUri": "https://tea-lsp.readthedocs.io/",
+                        "informationUri": codes.REPOSITORY_URL,
                         "rules": rules,
                     }
                 },

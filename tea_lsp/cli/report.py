@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tea_lsp.report import EventsError, build_report, parse_ndjson, read_events
-
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
@@ -38,6 +36,8 @@ def add_report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _read(path: str, what: str) -> str:
+    from tea_lsp.report import EventsError
+
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -58,6 +58,8 @@ def write_html(out: str, html: str) -> str | None:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from tea_lsp.report import EventsError, build_report, parse_ndjson, read_events
+
     try:
         events = parse_ndjson(_read(args.events, "events"), args.events)
         rec = read_events(events)
@@ -85,6 +87,8 @@ def report_command(args: argparse.Namespace) -> int:
 
 
 def report_after_run(out: str, text: str, events: list[dict[str, Any]], result: Any) -> None:
+    from tea_lsp.report import build_report
+
     """``tea-lsp run --report OUT``: the page of the run that just ended (``result``: RunResult)."""
     diags = []
     if result.error_diagnostic is not None:

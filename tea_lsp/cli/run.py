@@ -11,25 +11,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from tea_lsp.cli.render import header
-from tea_lsp.diagnostics import Diagnostic, Severity
-from tea_lsp.engine.events import (
-    BranchFinished,
-    BranchStarted,
-    Event,
-    FanOutFinished,
-    FanOutStarted,
-    NdjsonWriter,
-)
-from tea_lsp.engine.executors import shutdown_default_pool
-from tea_lsp.engine.plan import DEFAULT_MAX_STEPS, RunOptions
-from tea_lsp.engine.runner import CancelToken, RunResult, run_workflow
+from tea_lsp.cli.render import header, underline
+from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.syntax.text import LineIndex
+
+if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the parser
+    from tea_lsp.engine.events import Event
+    from tea_lsp.engine.runner import RunResult
+
+DEFAULT_MAX_STEPS = 1000  # tea_lsp.engine.plan.DEFAULT_MAX_STEPS, kept light for the parser
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -50,7 +47,17 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="JSON",
         help="initial state: a JSON object, or @file.json (merged over initial_state)",
     )
-    p.add_argument("--events", metavar="FILE", help="write the event stream as NDJSON to FILE")
+    p.add_argument(
+        "--events",
+        metavar="FILE",
+        help="write the event stream as NDJSON to FILE ('-': stdout, ending with the result)",
+    )
+    p.add_argument(
+        "--output",
+        choices=["text", "json"],
+        default="text",
+        help="json: stdout is always one JSON object {ok, state} or {ok, error, state}",
+    )
     p.add_argument("--report", metavar="FILE", help="write a self-contained HTML run report")
     p.add_argument(
         "--max-steps",
@@ -115,8 +122,36 @@ def _print_diagnostics(path: str, diags: list[Diagnostic], out: IO[str]) -> None
         out.write(header(path, d) + "\n")
 
 
+class _Stats:
+    """Counts for the summary line, from the run's events."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.branches = 0
+        self.failed = 0
+
+    def __call__(self, event: Event) -> None:
+        from tea_lsp.engine.events import BranchFinished, NodeFinished
+
+        if isinstance(event, NodeFinished):
+            self.nodes += 1
+            self.failed += 0 if event.ok else 1
+        elif isinstance(event, BranchFinished):
+            self.branches += 1
+            if not event.success and event.error_type in ("TimeoutError", "WorkerCrash"):
+                self.failed += 1  # no node event tells of it
+
+    def line(self, result: RunResult) -> str:
+        word = {"ok": "ok", "failed": "failed", "cancelled": "cancelled"}.get(result.status)
+        nodes = f"{self.nodes} node" + ("" if self.nodes == 1 else "s")
+        branches = f"{self.branches} branch" + ("" if self.branches == 1 else "es")
+        return (
+            f"{word} in {result.timing_ms / 1000:.2f} s: {nodes}, {branches}, {self.failed} failed"
+        )
+
+
 class _Progress:
-    """Per-branch progress on a terminal (stderr), with rich."""
+    """Progress of every node and branch on a terminal (stderr), with rich."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -126,8 +161,23 @@ class _Progress:
     def __call__(self, event: Event) -> None:
         from rich.markup import escape
 
+        from tea_lsp.engine.events import (
+            BranchFinished,
+            BranchStarted,
+            FanOutFinished,
+            FanOutStarted,
+            NodeFinished,
+        )
+
         c = self.console
-        if isinstance(event, FanOutStarted):
+        if isinstance(event, NodeFinished):
+            indent = "    " if event.branch is not None else ""
+            took = f"[dim]{event.timing_ms:.0f} ms[/]"
+            if event.ok:
+                c.print(f"{indent}[green]✔[/] {escape(event.node)} {took}")
+            else:
+                c.print(f"{indent}[red]✘[/] {escape(event.node)} {took}")
+        elif isinstance(event, FanOutStarted):
             names = escape(", ".join(event.branches))
             c.print(f"[bold]fan-out[/] {escape(event.source)} → {names} → {escape(event.fan_in)}")
         elif isinstance(event, BranchStarted):
@@ -135,10 +185,10 @@ class _Progress:
         elif isinstance(event, BranchFinished):
             took = f"[dim]{event.timing_ms:.0f} ms[/]"
             if event.success:
-                c.print(f"  [green]✔[/] {escape(event.branch)} {took}")
+                c.print(f"  [green]✔[/] branch {escape(event.branch)} {took}")
             else:
                 what = escape(f"{event.error_type}: {event.error}")
-                c.print(f"  [red]✘[/] {escape(event.branch)} {took} {what}")
+                c.print(f"  [red]✘[/] branch {escape(event.branch)} {took} {what}")
         elif isinstance(event, FanOutFinished):
             c.print(
                 f"[bold]fan-in[/] {escape(event.fan_in)}: {event.succeeded} ok, "
@@ -146,25 +196,93 @@ class _Progress:
             )
 
 
-def _report(result: RunResult, out: IO[str], err: IO[str]) -> int:
+def _failing_node(message: str) -> str | None:
+    found = re.findall(r"node '([^']+)'", message)
+    return found[-1] if found else None
+
+
+def _error_json(path: str, d: Diagnostic | None, message: str | None) -> dict[str, Any]:
+    if d is None:
+        return {"path": path, "message": message or "the run failed"}
+    return {
+        "path": path,
+        "line": d.span.start_line + 1,
+        "column": d.span.start_col + 1,
+        "end_line": d.span.end_line + 1,
+        "end_column": d.span.end_col + 1,
+        "code": d.code,
+        "message": d.message,
+        "node": _failing_node(d.message),
+    }
+
+
+def _report(
+    result: RunResult, text: str, out: IO[str], err: IO[str], output: str, events_to_stdout: bool
+) -> int:
     path = result.path
+    as_json = output == "json"
     if result.status in ("invalid", "refused"):
         _print_diagnostics(path, result.diagnostics, err)
+        if as_json:
+            errors = [d for d in result.diagnostics if d.severity == Severity.ERROR]
+            first = errors[0] if errors else None
+            _dump(
+                {"ok": False, "error": _error_json(path, first, result.error), "state": None}, out
+            )
         return EXIT_INVALID
     warnings = [d for d in result.diagnostics if d.severity != Severity.ERROR]
     _print_diagnostics(path, warnings, err)
-    _print_diagnostics(path, result.branch_diagnostics, err)
+    failure = result.error_diagnostic
+    # with fail_fast the failing branch is the run's error: say it once
+    branch_warnings = [
+        d for d in result.branch_diagnostics if failure is None or d.span != failure.span
+    ]
+    _print_diagnostics(path, branch_warnings, err)
     if result.status == "ok":
-        json.dump(result.state, out, indent=2, ensure_ascii=False)
-        out.write("\n")
+        if events_to_stdout:
+            _dump(_result_record(result), out, indent=None)
+        elif as_json:
+            _dump({"ok": True, "state": result.state}, out)
+        else:
+            _dump(result.state, out)
         return EXIT_OK
-    if result.error_diagnostic is not None:
-        _print_diagnostics(path, [result.error_diagnostic], err)
-        if result.error_diagnostic.code == "TEA900":
-            return EXIT_INVALID
+    before = result.state_before_failure
+    if failure is not None:
+        err.write(header(path, failure) + "\n")
+        shown = underline(LineIndex(text), failure) if failure.span != Span(0, 0, 0, 0) else None
+        if shown is not None:
+            src, marks = shown
+            err.write(f"    {src}\n    {marks}\n")
     else:
         err.write(f"{path}: error: {result.error}\n")
+    if before is not None and not as_json and not events_to_stdout:
+        node = _failing_node(failure.message) if failure is not None else None
+        where = f"node '{node}'" if node else "the failure"
+        state_text = json.dumps(before, indent=2, ensure_ascii=False, default=str)
+        err.write(f"  state before {where}:\n")
+        err.write("".join(f"    {line}\n" for line in state_text.splitlines()))
+    body = {"ok": False, "error": _error_json(path, failure, result.error), "state": before}
+    if events_to_stdout:
+        _dump(_result_record(result), out, indent=None)
+    elif as_json:
+        _dump(body, out)
+    if failure is not None and failure.code == "TEA900":
+        return EXIT_INVALID
     return EXIT_FAILED
+
+
+def _result_record(result: RunResult) -> dict[str, Any]:
+    """The last NDJSON record of an event stream: the outcome, and on failure the error and
+    the state the failing node received."""
+    if result.status == "ok":
+        return {"event": "result", "ok": True, "state": result.state}
+    error = _error_json(result.path, result.error_diagnostic, result.error)
+    return {"event": "result", "ok": False, "error": error, "state": result.state_before_failure}
+
+
+def _dump(value: Any, out: IO[str], indent: int | None = 2) -> None:
+    json.dump(value, out, indent=indent, ensure_ascii=False, default=str)
+    out.write("\n")
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -176,9 +294,20 @@ def run_command(args: argparse.Namespace) -> int:
     except UsageError as exc:
         print(f"tea-lsp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    callbacks: list[Callable[[Event], None]] = []
+    from tea_lsp.engine.events import NdjsonWriter
+    from tea_lsp.engine.executors import shutdown_default_pool
+    from tea_lsp.engine.plan import RunOptions
+    from tea_lsp.engine.runner import CancelToken, run_workflow
+
+    stats = _Stats()
+    callbacks: list[Callable[[Event], None]] = [stats]
+    events_to_stdout = args.events == "-"
+    events_file: IO[str] | None = None
+    tty = sys.stderr.isatty()
     with contextlib.ExitStack() as stack:
-        if args.events:
+        if events_to_stdout:
+            callbacks.append(NdjsonWriter(sys.stdout))
+        elif args.events:
             try:
                 fh = stack.enter_context(open(args.events, "w", encoding="utf-8"))
             except OSError as exc:
@@ -186,7 +315,8 @@ def run_command(args: argparse.Namespace) -> int:
                 print(f"tea-lsp: error: --events: {args.events}: {reason}", file=sys.stderr)
                 return EXIT_USAGE
             callbacks.append(NdjsonWriter(fh))
-        if sys.stderr.isatty():
+            events_file = fh
+        if tty:
             callbacks.append(_Progress())
         report_events: list[dict[str, Any]] = []
         if args.report:
@@ -207,7 +337,7 @@ def run_command(args: argparse.Namespace) -> int:
                     path=path,
                     input=data,
                     options=options,
-                    events=on_event if callbacks else None,
+                    events=on_event,
                     cancel=token,
                 )
             except BaseException as exc:  # re-raised in the main thread
@@ -230,8 +360,14 @@ def run_command(args: argparse.Namespace) -> int:
                 shutdown_default_pool()
         if "error" in box:
             raise box["error"]
+        result: RunResult = box["result"]
         if args.report:
             from tea_lsp.cli.report import report_after_run
 
-            report_after_run(args.report, text, report_events, box["result"])
-        return _report(box["result"], sys.stdout, sys.stderr)
+            report_after_run(args.report, text, report_events, result)
+        code = _report(result, text, sys.stdout, sys.stderr, args.output, events_to_stdout)
+        if events_file is not None and result.status in ("ok", "failed"):
+            _dump(_result_record(result), events_file, indent=None)
+        if tty and result.status in ("ok", "failed", "cancelled"):
+            print(stats.line(result), file=sys.stderr)
+        return code

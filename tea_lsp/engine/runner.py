@@ -101,6 +101,8 @@ class RunResult:
     timing_ms: float = 0.0
     steps: int = 0
     path: str = "<stdin>"
+    # status "failed": the state as it was before the failing node (or fan-out) ran
+    state_before_failure: State | None = None
 
 
 def _json_kind(value: Any) -> str:
@@ -466,6 +468,7 @@ def run_workflow(
         ok=status == "ok",
         status=status,
         state=state if status == "ok" else None,
+        state_before_failure=state if status == "failed" else None,
         error=error,
         error_diagnostic=diag,
         diagnostics=list(analysis.diagnostics),

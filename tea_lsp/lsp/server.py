@@ -31,7 +31,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from tea_lsp import __version__
 from tea_lsp.analysis import Analysis, analyze
-from tea_lsp.config import Config, ConfigError, config_from_table, find_pyproject, load_pyproject
+from tea_lsp.config import Config, ConfigError, find_config_file, read_config_file
 from tea_lsp.diagnostics import Diagnostic
 from tea_lsp.lsp import convert, outline
 from tea_lsp.lsp.convert import Encoding
@@ -388,16 +388,17 @@ class TeaLanguageServer(LanguageServer):
         """Checker configuration: ``[tool.tea-lsp]`` of the nearest pyproject, then settings."""
         cfg = Config()
         if not path.startswith(("<", "untitled:")) and "://" not in path:
-            found = find_pyproject(Path(path).parent) if Path(path).parent.exists() else None
+            found = find_config_file(Path(path).parent) if Path(path).parent.exists() else None
             if found is not None:
-                key = str(found)
+                key = f"{found}\0{path}"
                 try:
                     mtime = found.stat().st_mtime
                     cached = self._config_cache.get(key)
                     if cached is not None and cached[0] == mtime:
                         cfg = cached[1]
                     else:
-                        cfg = config_from_table(load_pyproject(found))
+                        file_config = read_config_file(found)
+                        cfg = file_config.config_for(Path(path)) if file_config else cfg
                         self._config_cache[key] = (mtime, cfg)
                 except (ConfigError, OSError) as exc:
                     self.call_soon(self.warn_user, f"tea-lsp: {exc}; using the default checks")
@@ -406,6 +407,8 @@ class TeaLanguageServer(LanguageServer):
             cfg = cfg.with_options(select=s.select)
         if s.ignore:
             cfg = cfg.with_options(ignore=s.ignore)
+        if s.default_language is not None:
+            cfg = cfg.with_options(default_language=s.default_language)
         return cfg
 
     # ---- documents

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tea_lsp.config import ConfigError, normalize_codes
+from tea_lsp.config import DEFAULT_LANGUAGES, ConfigError, normalize_codes
 from tea_lsp.langs.lua import parse_memory
 from tea_lsp.util import did_you_mean
 
@@ -30,6 +30,7 @@ _KNOWN = (
     "run.strategy",
     "select",
     "ignore",
+    "defaultLanguage",
 )
 
 
@@ -42,6 +43,7 @@ class Settings:
     strategy: str = "process"
     select: frozenset[str] = frozenset()
     ignore: frozenset[str] = frozenset()
+    default_language: str | None = None  # None: the configuration file's, else "auto"
 
 
 def parse_size(value: object) -> int | None:
@@ -133,6 +135,13 @@ def parse_settings(raw: object) -> tuple[Settings, list[str]]:
                 reject(key, value, expected, f"'{d.strategy}'")
                 continue
             values["strategy"] = value
+        elif key == "defaultLanguage":
+            if value is None:
+                continue
+            if value not in DEFAULT_LANGUAGES:
+                reject(key, value, "'auto', 'python' or 'lua'", "'auto'")
+                continue
+            values["default_language"] = value
         elif key in ("select", "ignore"):
             if value is None:
                 continue

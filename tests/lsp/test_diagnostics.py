@@ -59,13 +59,13 @@ nodes:
     run: return {}
 """
 
-DOCS = "https://tea-lsp.readthedocs.io/en/latest/rules/{}.html"
+DOCS = "https://github.com/tea-lsp/tea-lsp/blob/main/docs/rules/{}.md"
 
 # A reference to a missing node: what it is, then the rule of the diagnostic under the cursor.
 FINSH_HOVER = (
     "**unknown node `finsh`**; did you mean 'finish'?\n\n---\n\n"
     "`TEA201` unknown-node: A reference names a node that does not exist. "
-    "[docs](https://tea-lsp.readthedocs.io/en/latest/rules/TEA201.html)"
+    "[docs](https://github.com/tea-lsp/tea-lsp/blob/main/docs/rules/TEA201.md)"
 )
 
 

@@ -45,7 +45,7 @@ nodes:
       return { count = n }
     goto: finish
   - name: finish
-    run: return { done = true }  # tea-lsp: ignore[TEA204]
+    run: return { done = true }  # tea-lsp: ignore[TEA204, TEA010]
 edges:
   - {from: setup, to: [branch_a, branch_b], parallel: true, fan_in: join}  # tea-lsp: ignore[TEA215]
   - {from: branch_a, to: join}
@@ -156,7 +156,8 @@ async def test_hover_keys_actions_and_codes(client: LanguageClient) -> None:
     assert await hover(client, NAV_URI, 17, 6) == (
         "**`fan_in`**\n\n`true` marks this node as a fan-in: it runs once after every branch "
         "of a parallel fan-out has finished and reads `state.parallel_results`. In a "
-        "`dynamic_parallel` node: the name of the fan-in node that receives the results.",
+        "`dynamic_parallel` node: the name of the fan-in node that receives the results.\n\n"
+        "[format reference](https://github.com/tea-lsp/tea-lsp/blob/main/docs/format.md)",
         (17, 4, 17, 10),
     )
     assert await hover(client, NAV_URI, 12, 13) == (
@@ -367,7 +368,7 @@ async def test_document_symbols(client: LanguageClient) -> None:
             "finish",
             "ends the run · lua",
             types.SymbolKind.Function,
-            (22, 4, 23, 58),
+            (22, 4, 23, 66),
             (22, 10, 22, 16),
         ),
     ]
@@ -435,7 +436,7 @@ async def test_code_actions(client: LanguageClient) -> None:
     ]
     assert edits_of(actions[0].edit, uri) == [((10, 19, 10, 23), "state")]
     line_edit = edits_of(actions[1].edit, uri)
-    assert line_edit == [((10, 31, 10, 31), "  -- # tea-lsp: ignore[TEA302]")]
+    assert line_edit == [((10, 31, 10, 31), "  -- tea-lsp: ignore[TEA302]")]
     # Applying the fixes the user picked clears those diagnostics.
     text = apply(FIXABLE, line_edit)
     text = apply(text, [((7, 4, 7, 7), "run")])

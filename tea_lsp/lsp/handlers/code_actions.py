@@ -10,13 +10,14 @@ from lsprotocol import types
 
 from tea_lsp.analysis import Analysis
 from tea_lsp.diagnostics import Diagnostic, Span, TextEdit
+from tea_lsp.langs.detect import resolve_language
 from tea_lsp.lsp import convert
 from tea_lsp.syntax.yaml_tree import YScalar, walk
 
 if TYPE_CHECKING:
     from tea_lsp.lsp.server import TeaLanguageServer
 
-_LINE_IGNORE = re.compile(r"#\s*tea-lsp:\s*ignore\[([^\]]*)\]")
+_LINE_IGNORE = re.compile(r"(?:#|--)\s*tea-lsp:\s*ignore\[([^\]]*)\]")
 _FILE_IGNORE = re.compile(r"#\s*tea-lsp:\s*ignore-file\[([^\]]*)\]")
 
 
@@ -51,25 +52,52 @@ def _extend(m: re.Match[str], code: str, line: int) -> TextEdit:
     return TextEdit(Span(line, m.start(1), line, m.end(1)), new)
 
 
-def ignore_line_edit(analysis: Analysis, d: Diagnostic) -> TextEdit | None:
-    """An edit adding ``# tea-lsp: ignore[CODE]`` to the diagnostic's line, if one fits."""
+def _language_at(analysis: Analysis, scalar: YScalar, default_language: str) -> str | None:
+    """``lua``, ``python`` or ``jinja`` for a snippet's scalar (``None``: not a snippet)."""
+    for wf in analysis.workflows:
+        if wf is None:
+            continue
+        for s in wf.snippets():
+            if s.scalar is not scalar:
+                continue
+            if s.kind == "jinja":
+                return "jinja"
+            if s.node is not None and s.node.code is s:
+                return resolve_language(s.node, default_language)
+            return s.kind
+    return None
+
+
+def comment_for(language: str, code: str) -> str | None:
+    """The suppression comment for one language (``None``: it has no comments)."""
+    body = f"tea-lsp: ignore[{code}]"
+    return {
+        "yaml": f"# {body}",
+        "python": f"# {body}",
+        "lua": f"-- {body}",
+        "jinja": f"{{# {body} #}}",
+    }.get(language)
+
+
+def ignore_line_edit(
+    analysis: Analysis, d: Diagnostic, default_language: str = "auto"
+) -> TextEdit | None:
+    """An edit adding a suppression comment to the diagnostic's line, in the language there:
+    ``# ...`` in YAML and Python, ``-- ...`` in Lua, ``{# ... #}`` in Jinja."""
     line = d.span.start_line
     text = analysis.lines.line(line)
     m = _LINE_IGNORE.search(text)
     if m is not None:
         return _extend(m, d.code, line)
-    comment = f"# tea-lsp: ignore[{d.code}]"
+    comment = comment_for("yaml", d.code)
     scalar = _scalar_across(analysis, line)
     if scalar is not None:
-        wf_kinds = {id(s.scalar): s.kind for wf in analysis.workflows if wf for s in wf.snippets()}
-        kind = wf_kinds.get(id(scalar))
-        if scalar.style != "|" or kind is None:
+        language = _language_at(analysis, scalar, default_language)
+        if scalar.style != "|" or language is None:
             return None  # inside folded or quoted text: a comment would change the value
-        comment = (
-            f"-- {comment}" if kind == "lua" else f"{{{comment} #}}" if kind == "jinja" else ""
-        )
-        if not comment:
-            return None
+        comment = comment_for(language, d.code)
+    if comment is None:
+        return None
     end = len(text.rstrip())
     pad = "  " if end else ""
     return TextEdit(Span(line, end, line, len(text)), f"{pad}{comment}")
@@ -85,7 +113,7 @@ def ignore_file_edit(analysis: Analysis, code: str) -> TextEdit:
 
 
 def actions_for(
-    analysis: Analysis, span: Span
+    analysis: Analysis, span: Span, default_language: str = "auto"
 ) -> list[tuple[str, Diagnostic, tuple[TextEdit, ...], bool]]:
     """``(title, diagnostic, edits, preferred)`` for the diagnostics touching ``span``."""
     out: list[tuple[str, Diagnostic, tuple[TextEdit, ...], bool]] = []
@@ -97,7 +125,7 @@ def actions_for(
     for d in touching:
         if d.code == "TEA900":
             continue
-        edit = ignore_line_edit(analysis, d)
+        edit = ignore_line_edit(analysis, d, default_language)
         if edit is not None:
             out.append((f"Ignore {d.code} on this line", d, (edit,), False))
     for d in touching:
@@ -133,7 +161,8 @@ def register(server: TeaLanguageServer) -> None:
         enc = server.encoding
         span = convert.from_range(lines, params.range, enc)
         out: list[types.CodeAction] = []
-        for title, d, edits, preferred in actions_for(analysis, span):
+        default_language = server.config_for(analysis.path).default_language
+        for title, d, edits, preferred in actions_for(analysis, span, default_language):
             text_edits = [convert.to_text_edit(lines, e, enc) for e in edits]
             out.append(
                 types.CodeAction(

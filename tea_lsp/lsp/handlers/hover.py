@@ -125,7 +125,8 @@ def hover_at(analysis: Analysis, line: int, col: int) -> tuple[str, Span] | None
         doc = schema_nav.key_doc(hit.path)
         if doc is None:
             return None
-        return f"**`{key}`**\n\n{doc}", hit.node.span
+        link = f"[format reference]({codes.FORMAT_URL})"
+        return f"**`{key}`**\n\n{doc}\n\n{link}", hit.node.span
     if (
         not hit.on_key
         and hit.pair is not None

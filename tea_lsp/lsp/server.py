@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import ctypes
 import logging
 import os
 import sys
@@ -32,13 +33,15 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from tea_lsp import __version__
 from tea_lsp.analysis import Analysis, analyze
 from tea_lsp.config import Config, ConfigError, config_from_table, find_pyproject, load_pyproject
-from tea_lsp.diagnostics import Diagnostic
+from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.lsp import convert, outline
 from tea_lsp.lsp.convert import Encoding
 from tea_lsp.lsp.documents import Change, Document
 from tea_lsp.lsp.selection import is_workflow, uri_to_path
 from tea_lsp.lsp.settings import Settings, parse_settings
 from tea_lsp.model.workflow import Workflow
+from tea_lsp.syntax.text import LineIndex, normalize
+from tea_lsp.syntax.yaml_tree import ParsedYaml
 
 if TYPE_CHECKING:
     from tea_lsp.lsp.handlers.run import RunManager
@@ -49,6 +52,58 @@ DEBOUNCE_S = 0.15
 # A request waits for the analysis of the text it was made on; under a storm of edits it
 # settles for the newest finished analysis after this many rounds instead of waiting forever.
 _MAX_ROUNDS = 4
+
+# Wall-clock budget of one analysis: past it the analysis is stopped and the document gets a
+# single diagnostic saying so, so one hostile document never holds an analysis thread.
+ANALYSIS_BUDGET_S = float(os.environ.get("TEA_LSP_ANALYSIS_BUDGET_S", "") or 10.0)
+_ANALYSIS_THREADS = 4
+
+
+class AnalysisTimeout(BaseException):
+    """Raised inside an analysis thread that ran past its budget (not an ``Exception``, so
+    the checks' own error handling cannot swallow it)."""
+
+
+def analyze_with_budget(text: str, path: str, config: Config, budget: float) -> Analysis:
+    """``analyze()`` in the calling thread, stopped after ``budget`` seconds.
+
+    A watchdog raises :class:`AnalysisTimeout` in this thread when the budget runs out; it
+    is delivered between two Python bytecodes (a long call into C finishes first). The result
+    is then an analysis with no workflow and one diagnostic at the top of the file.
+    """
+    ident = threading.get_ident()
+    lock = threading.Lock()
+    running = [True]
+
+    def expire() -> None:
+        with lock:
+            if running[0]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(ident), ctypes.py_object(AnalysisTimeout)
+                )
+
+    timer = threading.Timer(budget, expire)
+    timer.daemon = True
+    try:
+        try:
+            timer.start()
+            return analyze(text, path, config)
+        finally:
+            with lock:
+                running[0] = False
+            timer.cancel()
+    except AnalysisTimeout:
+        text = normalize(text)
+        parsed = ParsedYaml(text=text, lines=LineIndex(text))
+        stopped = Diagnostic(
+            "TEA900",
+            Severity.ERROR,
+            f"analysis stopped: checking this document took longer than {budget:g} s; "
+            "run 'tea-lsp check' on it to see where the time goes",
+            Span(0, 0, 0, parsed.lines.line_length(0)),
+        )
+        return Analysis(path=path, text=text, parsed=parsed, diagnostics=[stopped])
+
 
 # The params of the ``workspace/executeCommand`` being handled (for its workDoneToken).
 current_command: contextvars.ContextVar[types.ExecuteCommandParams | None] = contextvars.ContextVar(
@@ -226,7 +281,9 @@ class TeaLanguageServer(LanguageServer):
         self.init_options: object = None
         self.pull_diagnostics = False
         self.roots: tuple[str, ...] = ()
-        self._analysis_pool = ThreadPoolExecutor(2, thread_name_prefix="tea-analyze")
+        self._analysis_pool = ThreadPoolExecutor(
+            _ANALYSIS_THREADS, thread_name_prefix="tea-analyze"
+        )
         self._config_cache: dict[str, tuple[float, Config]] = {}
         self._shown_warnings: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -460,7 +517,7 @@ class TeaLanguageServer(LanguageServer):
         if workflow:
             path = uri_to_path(doc.uri)
             t0 = time.perf_counter()
-            result = analyze(text, path, self.config_for(path))
+            result = analyze_with_budget(text, path, self.config_for(path), ANALYSIS_BUDGET_S)
             log.debug("analyzed %s v%s in %.1f ms", doc.uri, version, _ms(t0))
         return Snapshot(doc.uri, version, job.generation, workflow, result)
 

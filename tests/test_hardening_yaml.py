@@ -145,3 +145,16 @@ def test_recursive_alias_is_reported_not_followed() -> None:
         ),
     ]
     assert to_python(analysis.parsed.documents[0].root)["settings"]["variables"]["me"] is None
+
+
+def test_tags_resolve_as_the_safe_loader_does() -> None:
+    import yaml
+
+    text = (
+        "a: yes\nb: 'yes'\nc: 0x1F\nd:\ne: ''\nf: ~\ng: 1.5\nh: .inf\ni: -7\nj: 0o17\n"
+        "k: null\nl: \"null\"\nm: +12\nn: No\no: on\np: 2024-01-02\nq: <<x\nr: [true, 'true', 1_000]\n"
+        "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\n"
+    )
+    expected = yaml.safe_load(text)
+    expected["p"] = "2024-01-02"  # dates stay text (JSON has none)
+    assert to_python(parse_yaml(text).documents[0].root) == expected

@@ -19,9 +19,36 @@ from tea_lsp.diagnostics import Diagnostic, Related, Severity, Span
 from tea_lsp.syntax.text import LineIndex
 
 try:  # libyaml is much faster; fall back to the pure-Python loader.
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+# First characters of the plain scalars an implicit resolver may turn into a non-string tag.
+_RESOLVED_FIRST = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
+_RESOLVED: dict[str, str] = {}  # plain scalar text → tag, for short texts
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with a faster tag resolution (called for every node it composes).
+
+    The safe loader has no path resolvers, so a tag depends on the node kind and, for plain
+    scalars, on the text alone: most plain scalars cannot be anything but strings (their first
+    character rules out every implicit resolver) and the others repeat (keys, ``true``...).
+    """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0] and (value == "" or value[0] in _RESOLVED_FIRST):
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = str(super().resolve(kind, value, implicit))
+                    if len(value) <= 64:
+                        if len(_RESOLVED) >= 65536:
+                            _RESOLVED.clear()
+                        _RESOLVED[value] = tag
+                return tag
+            return _STR_TAG
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -34,6 +61,9 @@ _ALIAS_BASE = 10_000
 _ALIAS_PER_CHAR = 2
 _ALIAS_REPORTS = 20  # diagnostics per file about aliases; the rest are cut silently
 _NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
 
 
 class YNode:
@@ -161,8 +191,6 @@ class ParsedYaml:
     documents: list[YamlDocument] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
-
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> Any:

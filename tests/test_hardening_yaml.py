@@ -152,7 +152,8 @@ def test_tags_resolve_as_the_safe_loader_does() -> None:
 
     text = (
         "a: yes\nb: 'yes'\nc: 0x1F\nd:\ne: ''\nf: ~\ng: 1.5\nh: .inf\ni: -7\nj: 0o17\n"
-        "k: null\nl: \"null\"\nm: +12\nn: No\no: on\np: 2024-01-02\nq: <<x\nr: [true, 'true', 1_000]\n"
+        'k: null\nl: "null"\nm: +12\nn: No\no: on\np: 2024-01-02\nq: <<x\n'
+        "r: [true, 'true', 1_000]\n"
         "base: &b {x: 1}\nmerged: {<<: *b, y: 2}\n"
     )
     expected = yaml.safe_load(text)

@@ -330,7 +330,7 @@ class Flow:
             deadline=self.env.deadline,
             cancel=self.env.cancel,
             in_worker=self.env.in_worker,
-            extra=self.env.action_extra,
+            extra={"settings": self.env.workflow.settings, **self.env.action_extra},
         )
         try:
             value = spec.func(args, actx)

@@ -192,7 +192,6 @@ class ParsedYaml:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-
 def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> Any:
     if node.tag == _STR_TAG:  # the common case: no construction needed
         return node.value

@@ -81,8 +81,58 @@ def _escape(m: re.Match[str]) -> str:
     return f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
 
 
-def terminal_safe(text: str) -> str:
+def terminal_safe(text: str, same_width: bool = False) -> str:
     """``text`` on one line, with every control character shown as an escape (``\\n``,
     ``\\x1b``): workflow text printed by the CLI can neither move the cursor, recolour the
-    terminal nor start a new log line (a forged ``::error`` line in CI logs)."""
+    terminal nor start a new log line (a forged ``::error`` line in CI logs).
+
+    ``same_width``: each control character becomes U+FFFD instead, so that columns in the
+    text stay where they were (a source line printed above its ``^~~~`` marks)."""
+    if same_width:
+        return _UNSAFE.sub("\ufffd", text)
     return _UNSAFE.sub(_escape, text)
+
+
+# The deepest nesting accepted in JSON given on the command line (the state it becomes is
+# copied, converted to Lua and rendered recursively).
+MAX_JSON_DEPTH = 100
+
+
+def json_depth(value: object, limit: int = MAX_JSON_DEPTH) -> int:
+    """Nesting depth of plain JSON data (a scalar: 0), counted without recursion; stops
+    counting once past ``limit``."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: list[object] = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
+        stack.extend((c, depth) for c in children)
+    return deepest
+
+
+def non_finite(value: object, path: str = "") -> tuple[str, float] | None:
+    """The first NaN or infinity in plain data, with its path (``"x"``, ``"a[2].b"``):
+    JSON has neither, so such a value cannot be stored in a state as a number."""
+    stack: list[tuple[object, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float):
+            if item != item or item in (float("inf"), float("-inf")):
+                return where, item
+        elif isinstance(item, dict):
+            for k, v in reversed(list(item.items())):
+                stack.append((v, f"{where}.{k}" if where else str(k)))
+        elif isinstance(item, list | tuple):
+            for i in range(len(item) - 1, -1, -1):
+                stack.append((item[i], f"{where}[{i}]"))
+    return None

@@ -164,6 +164,55 @@ class _InvalidRequest:
         self.jsonrpc = "2.0"
 
 
+class _Rejected:
+    """A notification whose params are invalid: ignored (with a visible warning)."""
+
+    def __init__(self, method: str, problem: str) -> None:
+        self.method = method
+        self.problem = problem
+
+
+def _position(value: object) -> tuple[int, int] | None:
+    if not isinstance(value, dict):
+        return None
+    line, char = value.get("line"), value.get("character")
+    for v in (line, char):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            return None
+    assert isinstance(line, int) and isinstance(char, int)
+    return line, char
+
+
+def invalid_change(params: object) -> str | None:
+    """Why the raw params of a ``didChange`` cannot be applied (``None``: they can).
+
+    Checked before the params are structured, since structuring turns ``"text": null`` into
+    the text ``"None"``; an edit whose range ends before it starts is refused too.
+    """
+    if not isinstance(params, dict):
+        return "params must be an object"
+    changes = params.get("contentChanges")
+    if not isinstance(changes, list):
+        return "'contentChanges' must be a list"
+    for i, change in enumerate(changes):
+        if not isinstance(change, dict):
+            return f"change {i} must be an object"
+        if not isinstance(change.get("text"), str):
+            return f"change {i} has no 'text' string (got {change.get('text')!r})"
+        if "range" in change:
+            rng = change["range"]
+            start = _position(rng.get("start")) if isinstance(rng, dict) else None
+            end = _position(rng.get("end")) if isinstance(rng, dict) else None
+            if start is None or end is None:
+                return f"change {i} has an invalid range"
+            if end < start:
+                return (
+                    f"change {i} has a range that ends (line {end[0]}, character {end[1]}) "
+                    f"before it starts (line {start[0]}, character {start[1]})"
+                )
+    return None
+
+
 class TeaProtocol(LanguageServerProtocol):
     """pygls' protocol with our own document store and answers to malformed requests."""
 
@@ -250,6 +299,10 @@ class TeaProtocol(LanguageServerProtocol):
         return None
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if data.get("method") == types.TEXT_DOCUMENT_DID_CHANGE and "jsonrpc" in data:
+            problem = invalid_change(data.get("params"))
+            if problem is not None:
+                return _Rejected(types.TEXT_DOCUMENT_DID_CHANGE, problem)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -258,6 +311,16 @@ class TeaProtocol(LanguageServerProtocol):
             raise
 
     def handle_message(self, message: Any) -> None:
+        if message is None:  # a message refused by ``BoundedInput`` (already logged)
+            return
+        if isinstance(message, _Rejected):
+            server = self._server
+            assert isinstance(server, TeaLanguageServer)
+            server.warn_user(
+                f"tea-lsp: ignored an invalid '{message.method}' notification: "
+                f"{message.problem}; the server's copy of the document may be out of date"
+            )
+            return
         if isinstance(message, _InvalidRequest):
             log.warning("invalid params for %s (id %s)", message.method, message.id)
             error = JsonRpcInvalidParams(f"invalid params for '{message.method}'")
@@ -729,6 +792,39 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+# The largest message body read from the client; a larger ``Content-Length`` is refused.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_MAX_HEADER_LINE = 64 * 1024
+
+
+class BoundedInput:
+    """The client's byte stream, with bounds on what one read may ask for.
+
+    pygls reads a header line with ``readline()`` and a body with ``read(Content-Length)``:
+    a header without a line end, or a ``Content-Length`` of 99999999999999999999, would make
+    it allocate without limit (or fail with ``OverflowError`` and stop the server). Here a
+    header line is cut at 64 KiB and a body longer than :data:`MAX_MESSAGE_BYTES` is refused:
+    nothing is read for it, and the server answers nothing and goes on with the next message.
+    """
+
+    def __init__(self, raw: BinaryIO, max_body: int = MAX_MESSAGE_BYTES) -> None:
+        self.raw = raw
+        self.max_body = max_body
+
+    def readline(self, size: int = -1) -> bytes:
+        limit = _MAX_HEADER_LINE if size < 0 else min(size, _MAX_HEADER_LINE)
+        return self.raw.readline(limit)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self.max_body:
+            log.error("refused a message of %s bytes (at most %s)", n, self.max_body)
+            return b"null"  # not a message: logged by the protocol loop, then skipped
+        return self.raw.read(n)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
     """Private copies of stdin/stdout for the protocol; fd 0 becomes /dev/null and fd 1 a copy
     of stderr, so nothing else (a worker process, a stray print in C code) can read the
@@ -753,7 +849,7 @@ def serve(tcp: str | None = None, log_level: str = "WARNING", log_file: str | No
             server.start_tcp(host, port)
         else:
             proto_in, proto_out = _claim_stdio()
-            server.start_io(proto_in, proto_out)
+            server.start_io(BoundedInput(proto_in), proto_out)  # type: ignore[arg-type]
     finally:
         server.close_all()
     # LSP: exit code 0 after a `shutdown` request, 1 when the client just went away.

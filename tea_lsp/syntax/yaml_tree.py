@@ -7,6 +7,7 @@ errors, duplicate keys and unsupported constructs become diagnostics.
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -52,6 +53,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 200
 # Aliases share the anchored node; every walker of the tree (plain data, schema, model) sees
 # an alias as a copy, though. The nodes aliases add to that expanded tree are capped at
@@ -562,6 +564,19 @@ def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
 def parse_yaml(text: str) -> ParsedYaml:
     """Parse every document of ``text``. Never raises."""
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
+    lone = _SURROGATE.search(text)
+    if lone is not None:  # not encodable: reported, and parsed as U+FFFD
+        line, col = parsed.lines.position(lone.start())
+        parsed.diagnostics.append(
+            Diagnostic(
+                "TEA001",
+                Severity.ERROR,
+                f"invalid YAML: character U+{ord(lone.group()):04X} (a lone surrogate) "
+                "is not allowed",
+                Span(line, col, line, col + 1),
+            )
+        )
+        text = _SURROGATE.sub("\ufffd", text)
     loader = _Loader(text)
     builder = _Builder(parsed)
     try:

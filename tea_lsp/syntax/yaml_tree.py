@@ -342,7 +342,7 @@ class _Builder:
         """The span and text of the next ``*alias`` token from ``cursor``; moves past it."""
         text, lines = self.lines.text, self.lines
         i = lines.offset(*self.cursor)
-        n = len(text)
+        n = min(len(text), i + 4096)  # only blanks, commas, comments and tags come before it
         while i < n:
             c = text[i]
             if c == "*":

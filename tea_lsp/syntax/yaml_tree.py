@@ -245,6 +245,7 @@ class _ItemCache:
 
 
 _ITEMS = _ItemCache(4096)
+_REUSE_MAX_CHARS = 400_000  # ~4096 items of ~100 characters
 
 
 class _Builder:
@@ -253,11 +254,13 @@ class _Builder:
         self.lines = parsed.lines
         self.constructor = yaml.constructor.SafeConstructor()
         self.cache: dict[int, YNode] = {}
-        # Reusing built items is only sound without anchors (see ``_ItemCache``).
-        self.reuse = "&" not in parsed.text
+        # Reusing built items is only sound without anchors (see ``_ItemCache``), and only
+        # pays when the items of one file fit in the cache: past that, every item of a re-parse
+        # misses (the cache keeps the most recent ones) and the keys cost ~15 % of parsing.
+        self.reuse = "&" not in parsed.text and len(parsed.text) <= _REUSE_MAX_CHARS
         # With anchors, every built node's expanded size (``id`` → node count) is kept so that
         # an alias knows what it adds; a node being built has no size yet (a recursive alias).
-        self.track = not self.reuse
+        self.track = "&" in parsed.text
         self.sizes: dict[int, int] = {}
         self.extra = 0  # nodes the aliases met so far add to the expanded tree
         self.budget = _ALIAS_BASE + len(parsed.text) // _ALIAS_PER_CHAR

@@ -74,7 +74,7 @@ def generate_workflow(n_nodes: int) -> str:
             f"  - name: fmt_{i}",
             "    uses: json.stringify",
             "    with:",
-            f"      value: '{{{{ state.x_{i} }}}}'",
+            f"      data: '{{{{ state.x_{i} }}}}'",
             f"    output: s_{i}",
         ]
     return "\n".join(out) + "\n"

@@ -37,7 +37,7 @@ def realistic_workflow(i: int, nodes: int = 12) -> str:
         "  - name: fmt",
         "    uses: json.stringify",
         "    with:",
-        "      value: '{{ state.items }}'",
+        "      data: '{{ state.items }}'",
         "    output: report",
         "  - name: branch_a",
         "    run: return { total = (state.total or 0) + 1 }",

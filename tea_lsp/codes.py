@@ -88,6 +88,31 @@ _ALL: tuple[Code, ...] = (
         "- just\n- a list\n",
     ),
     Code(
+        "TEA005",
+        "alias-expansion-too-large",
+        "syntax",
+        E,
+        "YAML aliases would expand the document far beyond its size.",
+        "Counts the nodes every alias (`*name`) stands for. Once the aliases of a file would "
+        "add more than 10,000 nodes plus one per two characters of the file, each further "
+        "alias is reported and read as null.",
+        'A few hundred bytes of nested aliases (a "billion laughs" file) expand to billions '
+        "of nodes: every tool that loads the file as data runs out of time or memory.",
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "# ... nine more levels\nj: &j [*i, *i, *i, *i, *i, *i, *i, *i, *i]   # reported\n",
+    ),
+    Code(
+        "TEA006",
+        "recursive-alias",
+        "syntax",
+        E,
+        "A YAML alias inside the node its anchor names.",
+        "Reports an alias (`*name`) that refers to a node that contains it; it is read as null.",
+        "The data would be infinitely deep: it has no JSON form and loaders that follow it "
+        "never finish.",
+        "settings:\n  variables: &v\n    self: *v\n",
+    ),
+    Code(
         "TEA010",
         "unused-suppression",
         "suppression",

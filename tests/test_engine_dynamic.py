@@ -132,14 +132,14 @@ nodes:
     fan_in: collect
     action: json.stringify  # tea-lsp: ignore[TEA108]
     with:
-      value: "{{ {'n': position, 'record': record} }}"
+      data: "{{ {'n': position, 'record': record} }}"
       sort_keys: true
     output: text
   - name: collect
     fan_in: true
     run:
       type: expression
-      value: "parallel_results | map(attribute='state.text') | list"
+      value: "parallel_results | map(attribute='state.text.text') | list"
       output_key: texts
 """
 
@@ -152,8 +152,8 @@ def test_action_per_item(tmp_path: Path, pool: ProcessPool, strategy: str) -> No
     assert result.state == {
         "records": [{"id": 1, "tags": ["a"]}, {"id": 2, "tags": []}],
         "texts": [
-            '{"n":0,"record":{"id":1,"tags":["a"]}}',
-            '{"n":1,"record":{"id":2,"tags":[]}}',
+            '{"n": 0, "record": {"id": 1, "tags": ["a"]}}',
+            '{"n": 1, "record": {"id": 2, "tags": []}}',
         ],
     }
     assert [r["branch"] for r in result.branches] == ["encode[0]", "encode[1]"]
@@ -169,13 +169,13 @@ nodes:
   - name: fan
     type: dynamic_parallel
     items: "{{ state.xs }}"
-    action: {uses: json.stringify, with: {value: "{{ [index, item] }}"}, output: text}
+    action: {uses: json.stringify, with: {data: "{{ [index, item] }}"}, output: text}
     fan_in: join
   - name: join
     fan_in: true
     run: |
       local texts = {}
-      for i, r in ipairs(state.parallel_results) do texts[i] = r.state.text end
+      for i, r in ipairs(state.parallel_results) do texts[i] = r.state.text.text end
       return { texts = texts }
 """
 
@@ -184,7 +184,7 @@ def test_action_mapping_per_item(tmp_path: Path, pool: ProcessPool) -> None:
     result = run_file(write(tmp_path, ACTION_MAPPING), pool=pool)
     assert result.ok, explain(result)
     assert result.diagnostics == []
-    assert result.state == {"xs": [1, "two", None], "texts": ["[0,1]", '[1,"two"]', "[2,null]"]}
+    assert result.state == {"xs": [1, "two", None], "texts": ["[0, 1]", '[1, "two"]', "[2, null]"]}
 
 
 FAILING = """

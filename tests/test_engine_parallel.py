@@ -566,7 +566,7 @@ BRANCH = """
   - name: b{i}_render
     uses: json.stringify
     with:
-      value:
+      data:
         k: "{{{{ state.k * 100 }}}}"
         text: "{{{{ state.base }}}}-{{{{ state.word | upper }}}}"
         items: "{{{{ range(state.k) | list }}}}"
@@ -593,11 +593,11 @@ def test_templates_render_safely_in_parallel_branches(
     assert result.ok, explain(result)
     assert result.state is not None
     expected = [
-        '{"items":[' + ",".join(str(j) for j in range(i)) + f'],"k":{i * 100},'
-        f'"text":"x-{"W" * i}"}}'
+        '{"items": [' + ", ".join(str(j) for j in range(i)) + f'], "k": {i * 100}, '
+        f'"text": "x-{"W" * i}"}}'
         for i in range(1, n + 1)
     ]
-    assert result.state["outs"] == expected
+    assert [out["text"] for out in result.state["outs"]] == expected
 
 
 REGISTRY = """

@@ -356,14 +356,14 @@ def test_template_error_at_run_time(tmp_path: Path) -> None:
           - name: divide
             uses: json.stringify
             with:
-              value: "{{ 10 // state.n }}"
+              data: "{{ 10 // state.n }}"
         """,
     )
     result = run_file(wf)
     assert _diag(result) == (
         "TEA608",
         8,
-        14,
+        13,
         "node 'divide': template error: ZeroDivisionError: integer division or modulo by zero",
     )
 

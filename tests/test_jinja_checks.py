@@ -27,7 +27,7 @@ def test_result_is_known_in_outputs_and_conditions_only() -> None:
         nodes:
           - name: a
             uses: json.stringify
-            with: {value: "{{ result }}"}
+            with: {data:  "{{ result }}"}
             output:
               x: "{{ result }}"
             goto:
@@ -44,7 +44,7 @@ def test_result_is_known_in_outputs_and_conditions_only() -> None:
                 with: {seconds: 0}
           - name: b
             uses: json.stringify
-            with: {value: 1}
+            with: {data:  1}
         edges:
           - {from: b, to: __end__, condition: "{{ result }}"}
         """
@@ -68,11 +68,11 @@ def test_dynamic_parallel_names() -> None:
             steps:
               - name: one
                 uses: json.stringify
-                with: {value: "{{ it }} {{ ix }} {{ index }}"}
+                with: {data:  "{{ it }} {{ ix }} {{ index }}"}
             fan_in: join
           - name: join
             uses: json.stringify
-            with: {value: "{{ parallel_results }} {{ it }}"}
+            with: {data:  "{{ parallel_results }} {{ it }}"}
         """
     assert lines(text) == [
         f"{PATH}:5:16: error[TEA403] undefined name 'item' in template",
@@ -121,7 +121,7 @@ def test_no_state_schema_no_state_key_warnings() -> None:
         nodes:
           - name: a
             uses: json.stringify
-            with: {value: "{{ state.anything }}"}
+            with: {data:  "{{ state.anything }}"}
         """
     assert lines(text) == []
 
@@ -151,7 +151,7 @@ def test_state_keys_from_every_provider() -> None:
           - name: act
             uses: json.stringify
             with:
-              value: >-
+              data:  >-
                 {{ state.declared }} {{ state.initial }} {{ state.from_input }}
                 {{ state.from_lua }} {{ state.quoted }} {{ state.built }} {{ state.later }}
                 {{ state.from_py }} {{ state.from_expr }} {{ state.from_output }}
@@ -159,7 +159,7 @@ def test_state_keys_from_every_provider() -> None:
             output: from_output
           - name: act2
             uses: json.stringify
-            with: {value: 1}
+            with: {data:  1}
             output:
               mapped: "{{ state.nowhere }}"
         """
@@ -177,7 +177,7 @@ def test_too_large_template_is_a_warning_not_a_hang() -> None:
           - name: a
             uses: json.stringify
             with:
-              value: "{big}"
+              data:  "{big}"
         """
     assert lines(text, Config(max_snippet_bytes=1000)) == [
         f"{PATH}:6:14: warning[TEA401] template is too large to check: 2600 bytes, "
@@ -194,7 +194,7 @@ def test_too_many_tokens_is_a_warning() -> None:
           - name: a
             uses: json.stringify
             with:
-              value: "{{{{ {chain}b }}}}"
+              data:  "{{{{ {chain}b }}}}"
         """
     assert lines(text) == [
         f"{PATH}:6:15: warning[TEA401] template is too large to check: more than 50000 tokens",
@@ -209,7 +209,7 @@ def test_nul_and_deep_nesting_in_yaml_give_diagnostics() -> None:
           - name: a
             uses: json.stringify
             with:
-              value: "{{{{ {deep} }}}}"
+              data:  "{{{{ {deep} }}}}"
               other: "\\0{{{{ state.x \\0 }}}}"
         """
     assert lines(text) == [
@@ -224,7 +224,7 @@ def test_select_and_ignore_apply() -> None:
         nodes:
           - name: a
             uses: json.stringify
-            with: {value: "{{ stat | uper }}"}
+            with: {data:  "{{ stat | uper }}"}
         """
     assert len(lines(text)) == 2
     assert lines(text, Config(ignore=frozenset({"TEA403"}))) == [
@@ -258,7 +258,7 @@ def test_keys_returned_by_lua_nodes_count_as_provided() -> None:
             run: return 5
           - name: c
             uses: json.stringify
-            with: {value: "{{ [state.a, state.d, state.result, state.declared, state.c] }}"}
+            with: {data:  "{{ [state.a, state.d, state.result, state.declared, state.c] }}"}
         """
     assert lines(text) == [
         f"{PATH}:10:78: warning[TEA404] state key 'c' is not declared in state_schema and no "

@@ -25,6 +25,7 @@ from tea_lsp.config import (
     normalize_codes,
 )
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.safeio import NotRegularFile, read_bytes_limited
 from tea_lsp.syntax.text import LineIndex
 
 if TYPE_CHECKING:
@@ -213,8 +214,10 @@ def check_one(
     """Analyse one file; ``None`` for a non-workflow YAML file found in a directory."""
     if text is None:
         try:
-            data = Path(path).read_bytes()
+            data = read_bytes_limited(path)
         except OSError as exc:
+            if isinstance(exc, NotRegularFile) and not explicit:
+                return None  # a FIFO, device or socket found in a directory: skipped
             reason = exc.strerror or str(exc)
             diag = Diagnostic(
                 "TEA003", Severity.ERROR, f"cannot read file: {reason.lower()}", Span(0, 0, 0, 0)

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 from tea_lsp import __version__, codes
 from tea_lsp.diagnostics import Diagnostic, Severity
+from tea_lsp.safeio import terminal_safe
 from tea_lsp.syntax.text import LineIndex
 
 
@@ -44,7 +45,7 @@ def is_safe_fix(d: Diagnostic) -> bool:
 
 def header(path: str, d: Diagnostic) -> str:
     line, col = d.span.start_line + 1, d.span.start_col + 1
-    return f"{path}:{line}:{col}: {d.severity.label}[{d.code}] {d.message}"
+    return terminal_safe(f"{path}:{line}:{col}: {d.severity.label}[{d.code}] {d.message}")
 
 
 _COLOURS = {
@@ -60,7 +61,7 @@ def underline(lines: LineIndex, d: Diagnostic) -> tuple[str, str] | None:
     line = d.span.start_line
     if line >= lines.line_count:
         return None
-    src = lines.line(line).expandtabs(1)  # one column per character, as reported
+    src = terminal_safe(lines.line(line).expandtabs(1), same_width=True)  # one column per char
     start = min(d.span.start_col, len(src))
     if d.span.end_line == line:
         end = max(start + 1, min(d.span.end_col, max(len(src), start + 1)))
@@ -114,7 +115,7 @@ def render_text(
                 out.write(f"    {src}\n    {marks}\n")
             for rel in d.related:
                 out.write(f"  note: {r.path}:{rel.span.start_line + 1}:{rel.span.start_col + 1}: ")
-                out.write(rel.message + "\n")
+                out.write(terminal_safe(rel.message) + "\n")
     summary = _summary(results, fixed)
     out.write((f"{_DIM}{summary}{_RESET}" if colour else summary) + "\n")
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the 
     from tea_lsp.engine.runner import RunResult
 
 DEFAULT_MAX_STEPS = 1000  # tea_lsp.engine.plan.DEFAULT_MAX_STEPS, kept light for the parser
+from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -112,6 +113,10 @@ def _read_input(raw: str | None) -> dict[str, Any] | None:
         raise UsageError(
             f"{where}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg.lower()}"
         ) from None
+    except RecursionError:
+        raise UsageError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise UsageError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(value, dict):
         raise UsageError(f"{where}: expected a JSON object, got {type(value).__name__}")
     return value

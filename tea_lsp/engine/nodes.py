@@ -27,6 +27,7 @@ from tea_lsp.engine.plan import Limits
 from tea_lsp.engine.state import ERROR_CODES, State, json_clone, merge
 from tea_lsp.model.routing import routes
 from tea_lsp.model.workflow import END, Node, Snippet, Workflow
+from tea_lsp.safeio import non_finite
 from tea_lsp.syntax.embedded import SnippetMap
 from tea_lsp.syntax.text import LineIndex
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq
@@ -268,6 +269,15 @@ class Flow:
             updates = vm.run_node(code.text, state, chunkname=node.name, timeout=timeout)
         except LuaError as exc:
             raise self._lua_failure(node, code, exc) from None
+        if (bad := non_finite(updates)) is not None:
+            where, number = bad
+            raise failure(
+                node.name,
+                "LuaError",
+                f"lua code returned {number} at '{where}'; JSON numbers cannot be NaN or "
+                "infinite (return a string or nil instead)",
+                code.scalar.span,
+            )
         if updates:
             merge(state, updates)
         return json_clone(updates) if updates is not None else None
@@ -330,7 +340,7 @@ class Flow:
             deadline=self.env.deadline,
             cancel=self.env.cancel,
             in_worker=self.env.in_worker,
-            extra=self.env.action_extra,
+            extra={"settings": self.env.workflow.settings, **self.env.action_extra},
         )
         try:
             value = spec.func(args, actx)

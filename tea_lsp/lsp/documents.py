@@ -14,6 +14,14 @@ from dataclasses import dataclass, field
 from tea_lsp.lsp.convert import Encoding, units_to_col
 
 _BREAK = re.compile(r"\r\n|\r|\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """``text`` with every lone surrogate (JSON lets a client send ``"\\ud800"``) replaced by
+    U+FFFD: one code point and one UTF-16 unit each, so every position stays the same, and
+    the text can be encoded again (YAML, Lua and templates need UTF-8)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def split_lines(text: str) -> list[str]:
@@ -58,6 +66,7 @@ class Document:
     @classmethod
     def create(cls, uri: str, text: str, version: int = 0, language_id: str = "") -> Document:
         doc = cls(uri, version, language_id)
+        text = clean(text)
         doc._lines = split_lines(text)
         doc._text = text
         return doc
@@ -80,6 +89,7 @@ class Document:
 
     def apply(self, change: Change, encoding: Encoding) -> None:
         """Apply one change. Out-of-range positions are clamped, never an error."""
+        change = Change(clean(change.text), change.range)
         if change.range is None:
             self._lines = split_lines(change.text)
             self._text = change.text

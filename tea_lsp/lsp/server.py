@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import ctypes
 import logging
 import os
 import sys
@@ -32,13 +33,15 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 from tea_lsp import __version__
 from tea_lsp.analysis import Analysis, analyze
 from tea_lsp.config import Config, ConfigError, find_config_file, read_config_file
-from tea_lsp.diagnostics import Diagnostic
+from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.lsp import convert, outline
 from tea_lsp.lsp.convert import Encoding
 from tea_lsp.lsp.documents import Change, Document
 from tea_lsp.lsp.selection import is_workflow, uri_to_path
 from tea_lsp.lsp.settings import Settings, parse_settings
 from tea_lsp.model.workflow import Workflow
+from tea_lsp.syntax.text import LineIndex, normalize
+from tea_lsp.syntax.yaml_tree import ParsedYaml
 
 if TYPE_CHECKING:
     from tea_lsp.lsp.handlers.run import RunManager
@@ -49,6 +52,58 @@ DEBOUNCE_S = 0.15
 # A request waits for the analysis of the text it was made on; under a storm of edits it
 # settles for the newest finished analysis after this many rounds instead of waiting forever.
 _MAX_ROUNDS = 4
+
+# Wall-clock budget of one analysis: past it the analysis is stopped and the document gets a
+# single diagnostic saying so, so one hostile document never holds an analysis thread.
+ANALYSIS_BUDGET_S = float(os.environ.get("TEA_LSP_ANALYSIS_BUDGET_S", "") or 10.0)
+_ANALYSIS_THREADS = 4
+
+
+class AnalysisTimeout(BaseException):
+    """Raised inside an analysis thread that ran past its budget (not an ``Exception``, so
+    the checks' own error handling cannot swallow it)."""
+
+
+def analyze_with_budget(text: str, path: str, config: Config, budget: float) -> Analysis:
+    """``analyze()`` in the calling thread, stopped after ``budget`` seconds.
+
+    A watchdog raises :class:`AnalysisTimeout` in this thread when the budget runs out; it
+    is delivered between two Python bytecodes (a long call into C finishes first). The result
+    is then an analysis with no workflow and one diagnostic at the top of the file.
+    """
+    ident = threading.get_ident()
+    lock = threading.Lock()
+    running = [True]
+
+    def expire() -> None:
+        with lock:
+            if running[0]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(ident), ctypes.py_object(AnalysisTimeout)
+                )
+
+    timer = threading.Timer(budget, expire)
+    timer.daemon = True
+    try:
+        try:
+            timer.start()
+            return analyze(text, path, config)
+        finally:
+            with lock:
+                running[0] = False
+            timer.cancel()
+    except AnalysisTimeout:
+        text = normalize(text)
+        parsed = ParsedYaml(text=text, lines=LineIndex(text))
+        stopped = Diagnostic(
+            "TEA900",
+            Severity.ERROR,
+            f"analysis stopped: checking this document took longer than {budget:g} s; "
+            "run 'tea-lsp check' on it to see where the time goes",
+            Span(0, 0, 0, parsed.lines.line_length(0)),
+        )
+        return Analysis(path=path, text=text, parsed=parsed, diagnostics=[stopped])
+
 
 # The params of the ``workspace/executeCommand`` being handled (for its workDoneToken).
 current_command: contextvars.ContextVar[types.ExecuteCommandParams | None] = contextvars.ContextVar(
@@ -107,6 +162,55 @@ class _InvalidRequest:
         self.method = method
         self.error = error
         self.jsonrpc = "2.0"
+
+
+class _Rejected:
+    """A notification whose params are invalid: ignored (with a visible warning)."""
+
+    def __init__(self, method: str, problem: str) -> None:
+        self.method = method
+        self.problem = problem
+
+
+def _position(value: object) -> tuple[int, int] | None:
+    if not isinstance(value, dict):
+        return None
+    line, char = value.get("line"), value.get("character")
+    for v in (line, char):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            return None
+    assert isinstance(line, int) and isinstance(char, int)
+    return line, char
+
+
+def invalid_change(params: object) -> str | None:
+    """Why the raw params of a ``didChange`` cannot be applied (``None``: they can).
+
+    Checked before the params are structured, since structuring turns ``"text": null`` into
+    the text ``"None"``; an edit whose range ends before it starts is refused too.
+    """
+    if not isinstance(params, dict):
+        return "params must be an object"
+    changes = params.get("contentChanges")
+    if not isinstance(changes, list):
+        return "'contentChanges' must be a list"
+    for i, change in enumerate(changes):
+        if not isinstance(change, dict):
+            return f"change {i} must be an object"
+        if not isinstance(change.get("text"), str):
+            return f"change {i} has no 'text' string (got {change.get('text')!r})"
+        if "range" in change:
+            rng = change["range"]
+            start = _position(rng.get("start")) if isinstance(rng, dict) else None
+            end = _position(rng.get("end")) if isinstance(rng, dict) else None
+            if start is None or end is None:
+                return f"change {i} has an invalid range"
+            if end < start:
+                return (
+                    f"change {i} has a range that ends (line {end[0]}, character {end[1]}) "
+                    f"before it starts (line {start[0]}, character {start[1]})"
+                )
+    return None
 
 
 class TeaProtocol(LanguageServerProtocol):
@@ -195,6 +299,10 @@ class TeaProtocol(LanguageServerProtocol):
         return None
 
     def structure_message(self, data: dict[str, Any]) -> Any:
+        if data.get("method") == types.TEXT_DOCUMENT_DID_CHANGE and "jsonrpc" in data:
+            problem = invalid_change(data.get("params"))
+            if problem is not None:
+                return _Rejected(types.TEXT_DOCUMENT_DID_CHANGE, problem)
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
@@ -203,6 +311,16 @@ class TeaProtocol(LanguageServerProtocol):
             raise
 
     def handle_message(self, message: Any) -> None:
+        if message is None:  # a message refused by ``BoundedInput`` (already logged)
+            return
+        if isinstance(message, _Rejected):
+            server = self._server
+            assert isinstance(server, TeaLanguageServer)
+            server.warn_user(
+                f"tea-lsp: ignored an invalid '{message.method}' notification: "
+                f"{message.problem}; the server's copy of the document may be out of date"
+            )
+            return
         if isinstance(message, _InvalidRequest):
             log.warning("invalid params for %s (id %s)", message.method, message.id)
             error = JsonRpcInvalidParams(f"invalid params for '{message.method}'")
@@ -226,7 +344,9 @@ class TeaLanguageServer(LanguageServer):
         self.init_options: object = None
         self.pull_diagnostics = False
         self.roots: tuple[str, ...] = ()
-        self._analysis_pool = ThreadPoolExecutor(2, thread_name_prefix="tea-analyze")
+        self._analysis_pool = ThreadPoolExecutor(
+            _ANALYSIS_THREADS, thread_name_prefix="tea-analyze"
+        )
         self._config_cache: dict[str, tuple[float, Config]] = {}
         self._shown_warnings: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -463,7 +583,7 @@ class TeaLanguageServer(LanguageServer):
         if workflow:
             path = uri_to_path(doc.uri)
             t0 = time.perf_counter()
-            result = analyze(text, path, self.config_for(path))
+            result = analyze_with_budget(text, path, self.config_for(path), ANALYSIS_BUDGET_S)
             log.debug("analyzed %s v%s in %.1f ms", doc.uri, version, _ms(t0))
         return Snapshot(doc.uri, version, job.generation, workflow, result)
 
@@ -675,6 +795,39 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+# The largest message body read from the client; a larger ``Content-Length`` is refused.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+_MAX_HEADER_LINE = 64 * 1024
+
+
+class BoundedInput:
+    """The client's byte stream, with bounds on what one read may ask for.
+
+    pygls reads a header line with ``readline()`` and a body with ``read(Content-Length)``:
+    a header without a line end, or a ``Content-Length`` of 99999999999999999999, would make
+    it allocate without limit (or fail with ``OverflowError`` and stop the server). Here a
+    header line is cut at 64 KiB and a body longer than :data:`MAX_MESSAGE_BYTES` is refused:
+    nothing is read for it, and the server answers nothing and goes on with the next message.
+    """
+
+    def __init__(self, raw: BinaryIO, max_body: int = MAX_MESSAGE_BYTES) -> None:
+        self.raw = raw
+        self.max_body = max_body
+
+    def readline(self, size: int = -1) -> bytes:
+        limit = _MAX_HEADER_LINE if size < 0 else min(size, _MAX_HEADER_LINE)
+        return self.raw.readline(limit)
+
+    def read(self, n: int = -1) -> bytes:
+        if n < 0 or n > self.max_body:
+            log.error("refused a message of %s bytes (at most %s)", n, self.max_body)
+            return b"null"  # not a message: logged by the protocol loop, then skipped
+        return self.raw.read(n)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:
     """Private copies of stdin/stdout for the protocol; fd 0 becomes /dev/null and fd 1 a copy
     of stderr, so nothing else (a worker process, a stray print in C code) can read the
@@ -699,7 +852,7 @@ def serve(tcp: str | None = None, log_level: str = "WARNING", log_file: str | No
             server.start_tcp(host, port)
         else:
             proto_in, proto_out = _claim_stdio()
-            server.start_io(proto_in, proto_out)
+            server.start_io(BoundedInput(proto_in), proto_out)  # type: ignore[arg-type]
     finally:
         server.close_all()
     # LSP: exit code 0 after a `shutdown` request, 1 when the client just went away.

@@ -7,6 +7,7 @@ errors, duplicate keys and unsupported constructs become diagnostics.
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -19,13 +20,52 @@ from tea_lsp.diagnostics import Diagnostic, Related, Severity, Span
 from tea_lsp.syntax.text import LineIndex
 
 try:  # libyaml is much faster; fall back to the pure-Python loader.
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+# First characters of the plain scalars an implicit resolver may turn into a non-string tag.
+_RESOLVED_FIRST = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
+_RESOLVED: dict[str, str] = {}  # plain scalar text → tag, for short texts
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """The safe loader with a faster tag resolution (called for every node it composes).
+
+    The safe loader has no path resolvers, so a tag depends on the node kind and, for plain
+    scalars, on the text alone: most plain scalars cannot be anything but strings (their first
+    character rules out every implicit resolver) and the others repeat (keys, ``true``...).
+    """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0] and (value == "" or value[0] in _RESOLVED_FIRST):
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = str(super().resolve(kind, value, implicit))
+                    if len(value) <= 64:
+                        if len(_RESOLVED) >= 65536:
+                            _RESOLVED.clear()
+                        _RESOLVED[value] = tag
+                return tag
+            return _STR_TAG
+        return _SEQ_TAG if kind is yaml.SequenceNode else _MAP_TAG
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 200
+# Aliases share the anchored node; every walker of the tree (plain data, schema, model) sees
+# an alias as a copy, though. The nodes aliases add to that expanded tree are capped at
+# ``_ALIAS_BASE`` plus one per ``_ALIAS_PER_CHAR`` characters of the file, so any walk stays
+# linear in the file size; an alias past the cap is read as null and reported (TEA005).
+_ALIAS_BASE = 10_000
+_ALIAS_PER_CHAR = 2
+_ALIAS_REPORTS = 20  # diagnostics per file about aliases; the rest are cut silently
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_MAP_TAG = "tag:yaml.org,2002:map"
 
 
 class YNode:
@@ -154,9 +194,6 @@ class ParsedYaml:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-_STR_TAG = "tag:yaml.org,2002:str"
-
-
 def _scalar_value(node: yaml.ScalarNode, constructor: yaml.constructor.SafeConstructor) -> Any:
     if node.tag == _STR_TAG:  # the common case: no construction needed
         return node.value
@@ -208,6 +245,7 @@ class _ItemCache:
 
 
 _ITEMS = _ItemCache(4096)
+_REUSE_MAX_CHARS = 400_000  # ~4096 items of ~100 characters
 
 
 class _Builder:
@@ -216,8 +254,18 @@ class _Builder:
         self.lines = parsed.lines
         self.constructor = yaml.constructor.SafeConstructor()
         self.cache: dict[int, YNode] = {}
-        # Reusing built items is only sound without anchors (see ``_ItemCache``).
-        self.reuse = "&" not in parsed.text
+        # Reusing built items is only sound without anchors (see ``_ItemCache``), and only
+        # pays when the items of one file fit in the cache: past that, every item of a re-parse
+        # misses (the cache keeps the most recent ones) and the keys cost ~15 % of parsing.
+        self.reuse = "&" not in parsed.text and len(parsed.text) <= _REUSE_MAX_CHARS
+        # With anchors, every built node's expanded size (``id`` → node count) is kept so that
+        # an alias knows what it adds; a node being built has no size yet (a recursive alias).
+        self.track = "&" in parsed.text
+        self.sizes: dict[int, int] = {}
+        self.extra = 0  # nodes the aliases met so far add to the expanded tree
+        self.budget = _ALIAS_BASE + len(parsed.text) // _ALIAS_PER_CHAR
+        self.reports = 0
+        self.cursor: tuple[int, int] = (0, 0)  # where the next alias token is searched from
 
     def span_of(self, node: yaml.Node) -> Span:
         s, e = node.start_mark, node.end_mark
@@ -228,7 +276,7 @@ class _Builder:
             return self.scalar(node)
         cached = self.cache.get(id(node))
         if cached is not None:  # aliases share the anchored node
-            return cached
+            return self.alias(cached) if self.track else cached
         if depth > _MAX_DEPTH:
             span = self.span_of(node)
             self.parsed.diagnostics.append(
@@ -249,6 +297,10 @@ class _Builder:
             seq.items = []
             self.cache[id(node)] = seq
             scalar, d1 = self.scalar, depth + 1
+            if self.track:
+                seq.items = self.tracked_items(node, d1)
+                self.sizes[id(seq)] = 1 + sum(self.size(i) for i in seq.items)
+                return seq
             build = self.item if self.reuse else self.build
             seq.items = [scalar(n) if type(n) is _ScalarNode else build(n, d1) for n in node.value]
             return seq
@@ -261,9 +313,95 @@ class _Builder:
             ymap._index = {}
             self.cache[id(node)] = ymap
             self.mapping(ymap, node, depth)
+            if self.track:
+                size = self.size
+                self.sizes[id(ymap)] = 1 + sum(size(p.key) + size(p.value) for p in ymap.pairs)
             return ymap
         assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
         return self.scalar(node)
+
+    def size(self, node: YNode) -> int:
+        """The node count of ``node`` with every alias expanded (1 for scalars)."""
+        return 1 if type(node) is YScalar else self.sizes.get(id(node), 1)
+
+    def tracked_items(self, node: yaml.SequenceNode, depth: int) -> list[YNode]:
+        """Items of a sequence in a file with anchors: an alias item is found in the text."""
+        items: list[YNode] = []
+        self.cursor = (node.start_mark.line, node.start_mark.column + 1)
+        for n in node.value:
+            s, e = n.start_mark, n.end_mark
+            if (s.line, s.column) < self.cursor:  # ends before the previous item: an alias
+                if type(n) is _ScalarNode:
+                    items.append(self.scalar(n))
+                    self.alias_token()
+                else:
+                    items.append(self.build(n, depth))
+            else:
+                items.append(self.scalar(n) if type(n) is _ScalarNode else self.build(n, depth))
+                self.cursor = (e.line, e.column)
+        return items
+
+    def alias_token(self) -> tuple[Span, str]:
+        """The span and text of the next ``*alias`` token from ``cursor``; moves past it."""
+        text, lines = self.lines.text, self.lines
+        i = lines.offset(*self.cursor)
+        n = min(len(text), i + 4096)  # only blanks, commas, comments and tags come before it
+        while i < n:
+            c = text[i]
+            if c == "*":
+                j = i + 1
+                while j < n and text[j] not in " \t\r\n,[]{}":
+                    j += 1
+                sl, sc = lines.position(i)
+                el, ec = lines.position(j)
+                self.cursor = (el, ec)
+                return Span(sl, sc, el, ec), text[i:j]
+            if c == "#":
+                nl = text.find("\n", i)
+                i = n if nl < 0 else nl
+            i += 1
+        line, col = self.cursor
+        return Span(line, col, line, col), "*"
+
+    def alias(self, target: YNode) -> YNode:
+        """An alias of the built node ``target``: shared, or null when it would expand too far."""
+        size = self.sizes.get(id(target))
+        if size is not None and self.extra + size - 1 <= self.budget:
+            self.extra += size - 1
+            self.alias_token()
+            return target
+        span, token = self.alias_token()
+        if self.reports < _ALIAS_REPORTS:
+            self.reports += 1
+            if size is None:
+                self.parsed.diagnostics.append(
+                    Diagnostic(
+                        "TEA006",
+                        Severity.ERROR,
+                        f"recursive alias '{token}' is inside the node it refers to; "
+                        "it is read as null",
+                        span,
+                    )
+                )
+            else:
+                self.parsed.diagnostics.append(
+                    Diagnostic(
+                        "TEA005",
+                        Severity.ERROR,
+                        f"alias expansion too large: '{token}' stands for {size} nodes and "
+                        f"the aliases of this file may add at most {self.budget}; "
+                        "it is read as null",
+                        span,
+                    )
+                )
+        out = YScalar.__new__(YScalar)
+        out._span = span
+        out.tag = _NULL_TAG
+        out.value = None
+        out.style = ""
+        out.header_line = -1
+        out.block_indent = -1
+        return out
 
     def item(self, node: yaml.Node, depth: int) -> YNode:
         """A sequence item: a mapping is taken from ``_ITEMS`` when its text was seen before."""
@@ -331,11 +469,16 @@ class _Builder:
         index: dict[str, YPair] = {}  # also finds duplicates: the latest pair of each key
         merged: list[YPair] = []
         scalar, build, d1 = self.scalar, self.build, depth + 1
+        track = self.track
         for knode, vnode in node.value:
+            if track:  # an alias value is searched after its key
+                self.cursor = (knode.end_mark.line, knode.end_mark.column)
             if knode.tag == _MERGE_TAG:
                 merged.extend(self._merge_pairs(vnode, depth))
                 continue
             key = scalar(knode) if type(knode) is _ScalarNode else build(knode, d1)
+            if track:
+                self.cursor = (knode.end_mark.line, knode.end_mark.column)
             value = scalar(vnode) if type(vnode) is _ScalarNode else build(vnode, d1)
             pair = YPair(key, value)
             pairs.append(pair)
@@ -424,6 +567,19 @@ def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
 def parse_yaml(text: str) -> ParsedYaml:
     """Parse every document of ``text``. Never raises."""
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
+    lone = _SURROGATE.search(text)
+    if lone is not None:  # not encodable: reported, and parsed as U+FFFD
+        line, col = parsed.lines.position(lone.start())
+        parsed.diagnostics.append(
+            Diagnostic(
+                "TEA001",
+                Severity.ERROR,
+                f"invalid YAML: character U+{ord(lone.group()):04X} (a lone surrogate) "
+                "is not allowed",
+                Span(line, col, line, col + 1),
+            )
+        )
+        text = _SURROGATE.sub("\ufffd", text)
     loader = _Loader(text)
     builder = _Builder(parsed)
     try:

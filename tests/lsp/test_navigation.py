@@ -161,8 +161,8 @@ async def test_hover_keys_actions_and_codes(client: LanguageClient) -> None:
         (17, 4, 17, 10),
     )
     assert await hover(client, NAV_URI, 12, 13) == (
-        "**action `json.parse`** — parse JSON text into a value\n\n"
-        "**with:**\n- `text`: string (required)",
+        "**action `json.parse`** — parse JSON text; result: {data, success}\n\n"
+        "**with:**\n- `text`: string (required)\n- `strict`: boolean\n- `default`",
         (12, 10, 12, 20),
     )
     assert await hover(client, NAV_URI, 14, 8) == (
@@ -205,7 +205,8 @@ async def test_completion(client: LanguageClient) -> None:
     assert sorted(await labels(client, uri, uses_line, 14)) == default_registry(True).names()
     # `with:` arguments of the node's action, and state keys inside a template.
     with_blank = lines.index("      ", uses_line)
-    assert await labels(client, uri, with_blank, 6) == []  # `text` is already given
+    # `text` is already given: the optional arguments remain.
+    assert await labels(client, uri, with_blank, 6) == ["default", "strict"]
     tmpl_line = lines.index('      text: "{{ state. }}"')
     assert await labels(client, uri, tmpl_line, 22) == [
         "count",

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from tea_lsp.cli.render import header, underline
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth
 from tea_lsp.syntax.text import LineIndex
 
 if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the parser
@@ -27,7 +28,6 @@ if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the 
     from tea_lsp.engine.runner import RunResult
 
 DEFAULT_MAX_STEPS = 1000  # tea_lsp.engine.plan.DEFAULT_MAX_STEPS, kept light for the parser
-from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 

@@ -1,0 +1,434 @@
+"""The VS Code extension in a real VS Code: code-server 4.139 (VS Code 1.139) driven by Chromium.
+
+``editors/vscode/scripts/setup-e2e.sh`` (``make vscode-e2e-setup``, part of ``make test``)
+installs code-server, Node 24 and Debian's chromium into a cache and writes ``e2e.json``; the
+extension is the ``.vsix`` that ``make vsix`` built. Each run installs that ``.vsix`` into a fresh
+code-server profile, opens a workspace whose settings point ``tea.server.command`` at this
+venv's ``tea-lsp``, and checks what a user sees: squiggles and Problems entries, hover, go to
+definition, the token scopes of embedded Lua, the Run button in the editor title and the code
+lens with their input prompt and result document. Screenshots go to ``artifacts/vscode-e2e/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXT_DIR = ROOT / "editors" / "vscode"
+FIXTURES = ROOT / "tests" / "fixtures" / "editors"
+ARTIFACTS = ROOT / "artifacts" / "vscode-e2e"
+CACHE = Path(os.environ.get("TEA_E2E_CACHE", Path.home() / ".cache" / "tea-lsp-e2e"))
+SETUP = "make vscode-e2e-setup (editors/vscode/scripts/setup-e2e.sh)"
+WAIT_MS = 90_000
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@dataclass
+class Env:
+    node: Path
+    code_server: Path
+    chromium: Path
+    vsix: Path
+    tea_lsp: Path
+
+
+def _vsix() -> Path | None:
+    version = json.loads((EXT_DIR / "package.json").read_text(encoding="utf-8"))["version"]
+    vsix = EXT_DIR / f"tea-lsp-{version}.vsix"
+    return vsix if vsix.is_file() else None
+
+
+@pytest.fixture(scope="module")
+def env() -> Env:
+    """What the suite needs, or a skip that says which part is missing and how to get it."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("playwright is not installed: pip install -e '.[test]'")
+    info_file = CACHE / "e2e.json"
+    if not info_file.is_file():
+        pytest.skip(f"code-server is not set up ({info_file} missing): run {SETUP}")
+    info = json.loads(info_file.read_text(encoding="utf-8"))
+    node, code_server, chromium = (Path(info[k]) for k in ("node", "code_server", "chromium"))
+    for what, path in (("Node 24", node), ("code-server", code_server), ("chromium", chromium)):
+        if not path.is_file():
+            pytest.skip(f"{what} not found at {path}: run {SETUP}")
+    vsix = _vsix()
+    if vsix is None:
+        pytest.skip("the extension is not packaged: run make vsix")
+    tea_lsp = Path(sys.executable).parent / "tea-lsp"
+    if not tea_lsp.is_file():
+        pytest.skip(f"no tea-lsp next to {sys.executable}: run make install")
+    return Env(node, code_server, chromium, vsix, tea_lsp)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"code-server exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"code-server did not answer {url} in {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@dataclass
+class Workbench:
+    url: str
+    folder: Path
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workbench]:
+    """code-server on 127.0.0.1 with the .vsix installed and a workspace of fixtures."""
+    tmp = tmp_path_factory.mktemp("vscode")
+    user_data, extensions, folder = tmp / "user-data", tmp / "extensions", tmp / "workspace"
+    (user_data / "User").mkdir(parents=True)
+    (user_data / "User" / "settings.json").write_text(
+        json.dumps(
+            {
+                "workbench.startupEditor": "none",
+                "workbench.tips.enabled": False,
+                "workbench.welcomePage.walkthroughs.openOnInstall": False,
+                "telemetry.telemetryLevel": "off",
+                "update.mode": "none",
+                "extensions.ignoreRecommendations": True,
+                "chat.disableAIFeatures": True,
+                "editor.minimap.enabled": False,
+                "window.commandCenter": False,
+            }
+        ),
+        encoding="utf-8",
+    )
+    (folder / ".vscode").mkdir(parents=True)
+    for name in ("broken.tea.yaml", "run.tea.yaml"):
+        shutil.copy(FIXTURES / name, folder / name)
+    (folder / ".vscode" / "settings.json").write_text(
+        json.dumps({"tea.server.command": [str(env.tea_lsp), "serve"]}), encoding="utf-8"
+    )
+    base = [str(env.node), str(env.code_server)]
+    dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
+    installed = subprocess.run(
+        [*base, *dirs, "--install-extension", str(env.vsix)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert "tea-lsp.tea-lsp" in installed.stdout + installed.stderr, installed.stdout
+
+    port = _free_port()
+    log = tmp / "code-server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                *base,
+                *dirs,
+                "--bind-addr",
+                f"127.0.0.1:{port}",
+                "--auth",
+                "none",
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-getting-started-override",
+                str(folder),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PATH": f"{env.node.parent}{os.pathsep}{os.environ['PATH']}"},
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        _wait_http(url + "healthz", proc, log, 120)
+        yield Workbench(url=f"{url}?folder={folder}", folder=folder, log=log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+# ---- the browser session: one page through every step, each test checks what it saw
+
+
+def _text(s: str) -> str:
+    """Monaco renders spaces as non-breaking spaces."""
+    return s.replace("\xa0", " ")
+
+
+class Session:
+    def __init__(self, page: Any, folder: Path) -> None:
+        self.page = page
+        self.folder = folder
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+    def command(self, title: str) -> None:
+        """Runs a command through the command palette (F1)."""
+        page = self.page
+        page.keyboard.press("F1")
+        box = page.locator(".quick-input-widget input")
+        box.wait_for(state="visible", timeout=WAIT_MS)
+        box.fill(">" + title)
+        row = page.locator(".quick-input-list .monaco-list-row").filter(has_text=title).first
+        row.wait_for(state="visible", timeout=WAIT_MS)
+        row.click()
+
+    def open_file(self, name: str) -> Any:
+        page = self.page
+        page.keyboard.press("Control+P")
+        box = page.locator(".quick-input-widget input")
+        box.wait_for(state="visible", timeout=WAIT_MS)
+        box.fill(name)
+        row = page.locator(".quick-input-list .monaco-list-row").filter(has_text=name).first
+        row.wait_for(state="visible", timeout=WAIT_MS)
+        page.keyboard.press("Enter")
+        tab = page.locator(".tab.active").filter(has_text=name)
+        tab.wait_for(state="visible", timeout=WAIT_MS)
+        editor = page.locator(".editor-group-container.active .monaco-editor").first
+        editor.wait_for(state="visible", timeout=WAIT_MS)
+        return editor
+
+    def go_to(self, line: int, col: int) -> None:
+        page = self.page
+        page.keyboard.press("Control+G")
+        box = page.locator(".quick-input-widget input")
+        box.wait_for(state="visible", timeout=WAIT_MS)
+        box.fill(f":{line}:{col}")
+        page.keyboard.press("Enter")
+        self.wait_cursor(line, col)
+
+    def cursor(self) -> str:
+        item = self.page.locator("#status\\.editor\\.selection").first
+        return _text(item.inner_text())
+
+    def wait_cursor(self, line: int, col: int) -> None:
+        want = f"Ln {line}, Col {col}"
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while time.monotonic() < deadline:
+            if self.cursor().startswith(want):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"cursor at {self.cursor()!r}, expected {want!r}")
+
+    def line_text(self, editor: Any, line: int) -> str:
+        """Text of a rendered line (1-based) of `editor`, read from the DOM."""
+        texts: list[str] = self.page.evaluate(
+            """(editor) => {
+                const lines = [...editor.querySelectorAll('.view-lines .view-line')];
+                lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+                return lines.map((l) => l.textContent);
+            }""",
+            editor.element_handle(),
+        )
+        return _text(texts[line - 1])
+
+
+@pytest.fixture(scope="module")
+def session(env: Env, workbench: Workbench) -> Iterator[Session]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(env.chromium),
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        page.goto(workbench.url)
+        page.locator(".monaco-workbench").wait_for(state="visible", timeout=WAIT_MS)
+        s = Session(page, workbench.folder)
+        # the workspace trust prompt: the extension only runs in a trusted workspace
+        trust = page.get_by_role("button", name="Yes, I trust the authors")
+        try:
+            trust.wait_for(state="visible", timeout=20_000)
+        except PlaywrightTimeout:
+            pass  # no prompt: the folder is trusted already
+        else:
+            s.shot("00-trust-prompt")
+            trust.click()
+        try:
+            yield s
+        finally:
+            s.shot("99-last")
+            context.close()
+            browser.close()
+
+
+def test_diagnostics_squiggle_and_problems(session: Session) -> None:
+    page = session.page
+    editor = session.open_file("broken.tea.yaml")
+    squiggle = editor.locator(".squiggly-error")
+    squiggle.first.wait_for(state="attached", timeout=WAIT_MS)
+    assert squiggle.count() == 1
+    # the squiggle sits on line 13 (`    goto: finsh`): the same rendered row, under `finsh`
+    lines = editor.locator(".view-lines .view-line")
+    row = next(
+        lines.nth(i)
+        for i in range(lines.count())
+        if _text(lines.nth(i).inner_text()).strip() == "goto: finsh"
+    )
+    box, row_box = squiggle.first.bounding_box(), row.bounding_box()
+    assert box is not None and row_box is not None
+    assert abs(box["y"] - row_box["y"]) < row_box["height"]
+    session.shot("01-squiggle")
+
+    session.command("View: Focus Problems")
+    problems = page.locator(".markers-panel .monaco-list-row")
+    problems.filter(has_text="TEA201").first.wait_for(state="visible", timeout=WAIT_MS)
+    rows = [_text(problems.nth(i).inner_text()) for i in range(problems.count())]
+    tea = [r for r in rows if "TEA201" in r]
+    assert len(tea) == 1, rows
+    assert "unknown node 'finsh' in 'goto'; did you mean 'finish'?" in tea[0]
+    assert "tea-lsp" in tea[0]
+    assert "[Ln 13, Col 11]" in tea[0], tea[0]
+    session.shot("02-problems")
+
+
+def test_hover_on_a_goto_target(session: Session) -> None:
+    page = session.page
+    editor = session.open_file("broken.tea.yaml")
+    session.go_to(9, 13)  # `    goto: middle`, inside `middle`
+    session.command("Show or Focus Hover")
+    hover = page.locator(".monaco-hover").filter(has_text="incoming")
+    hover.first.wait_for(state="visible", timeout=WAIT_MS)
+    text = _text(hover.first.inner_text())
+    assert "node middle" in text, text
+    assert "incoming: start (goto)" in text, text
+    assert "outgoing: finsh (goto)" in text, text
+    session.shot("03-hover")
+    page.keyboard.press("Escape")
+    assert editor.is_visible()
+
+
+def test_go_to_definition(session: Session) -> None:
+    session.open_file("broken.tea.yaml")
+    session.go_to(9, 13)
+    session.page.keyboard.press("F12")
+    # `  - name: middle` is line 10; the definition is the name, from column 11
+    session.wait_cursor(10, 11)
+    session.shot("04-definition")
+
+
+def test_embedded_lua_has_lua_scopes(session: Session) -> None:
+    page = session.page
+    session.open_file("run.tea.yaml")
+    session.go_to(9, 8)  # `      return { count = ...`: on `return`
+    session.command("Developer: Inspect Editor Tokens and Scopes")
+    widget = page.locator(".token-inspect-widget")
+    widget.wait_for(state="visible", timeout=WAIT_MS)
+    text = _text(widget.inner_text())
+    session.shot("05-token-scopes")
+    page.keyboard.press("Escape")
+    assert "keyword.control.lua" in text, text
+    assert "meta.embedded.block.lua" in text, text
+    assert "source.yaml" in text, text
+    # the language of the token is Lua (embeddedLanguages), so Lua's brackets/comments apply
+    assert "language lua" in " ".join(text.split()), text
+
+
+def _result_text(session: Session) -> dict[str, Any]:
+    page = session.page
+    tab = page.locator(".tab").filter(has_text="run.tea.result.json")
+    tab.first.wait_for(state="visible", timeout=WAIT_MS)
+    group = page.locator(".editor-group-container").filter(has=tab.first)
+    editor = group.locator(".monaco-editor").first
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        lines = editor.locator(".view-lines .view-line")
+        text = "\n".join(
+            _text(t)
+            for _, t in sorted(
+                (float(lines.nth(i).get_attribute("style").split("top:")[1].split("px")[0]), t)
+                for i, t in enumerate(lines.all_inner_texts())
+            )
+        )
+        try:
+            data: dict[str, Any] = json.loads(text)
+            return data
+        except json.JSONDecodeError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def _answer_input(session: Session, value: str) -> None:
+    page = session.page
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(state="visible", timeout=WAIT_MS)
+    title = _text(page.locator(".quick-input-widget .quick-input-title").inner_text())
+    assert title == "Run run.tea.yaml", title
+    box.fill(value)
+    session.shot("06-run-input")
+    page.keyboard.press("Enter")
+
+
+def test_run_from_the_title_button(session: Session) -> None:
+    page = session.page
+    session.open_file("run.tea.yaml")
+    button = page.locator(".editor-group-container.active .editor-actions").get_by_role(
+        "button", name="Run Workflow"
+    )
+    button.first.wait_for(state="visible", timeout=WAIT_MS)
+    button.first.click()
+    _answer_input(session, '{"count": 4}')
+    result = _result_text(session)
+    session.shot("07-run-result-title-button")
+    assert result["ok"] is True, result
+    assert result["state"] == {"count": 5, "done": True, "total": 50}
+    assert result["error"] is None
+    # VS Code's own arguments ({groupId}) never reach the workflow state
+    assert "groupId" not in json.dumps(result)
+
+
+def test_run_from_the_code_lens(session: Session) -> None:
+    page = session.page
+    editor = session.open_file("run.tea.yaml")
+    lens = editor.locator(".codelens-decoration a").filter(has_text="Run workflow")
+    lens.first.wait_for(state="visible", timeout=WAIT_MS)
+    lens.first.click()
+    _answer_input(session, '{"count": 9}')
+    deadline = time.monotonic() + WAIT_MS / 1000
+    result = _result_text(session)
+    while result["state"].get("count") != 10 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        result = _result_text(session)
+    session.shot("08-run-result-code-lens")
+    assert result["ok"] is True, result
+    assert result["state"] == {"count": 10, "done": True, "total": 100}
+    assert page.locator(".tab").filter(has_text="run.tea.result.json").count() == 1

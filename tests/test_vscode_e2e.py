@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -123,6 +124,7 @@ def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
                 "chat.disableAIFeatures": True,
                 "editor.minimap.enabled": False,
                 "window.commandCenter": False,
+                "workbench.secondarySideBar.defaultVisibility": "hidden",
             }
         ),
         encoding="utf-8",
@@ -134,7 +136,11 @@ def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         json.dumps({"tea.server.command": [str(env.tea_lsp), "serve"]}), encoding="utf-8"
     )
     base = [str(env.node), str(env.code_server)]
-    dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
+    (tmp / "config.yaml").write_text("auth: none\n", encoding="utf-8")
+    dirs = [
+        *("--config", str(tmp / "config.yaml")),
+        *("--user-data-dir", str(user_data), "--extensions-dir", str(extensions)),
+    ]
     installed = subprocess.run(
         [*base, *dirs, "--install-extension", str(env.vsix)],
         capture_output=True,
@@ -143,7 +149,8 @@ def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         check=False,
     )
     assert installed.returncode == 0, installed.stdout + installed.stderr
-    assert "tea-lsp.tea-lsp" in installed.stdout + installed.stderr, installed.stdout
+    assert "was successfully installed" in installed.stdout, installed.stdout
+    assert [p.name for p in extensions.glob("tea-lsp.tea-lsp-*")], list(extensions.iterdir())
 
     port = _free_port()
     log = tmp / "code-server.log"
@@ -256,9 +263,36 @@ class Session:
         return _text(texts[line - 1])
 
 
+def _trust_workspace(s: Session) -> None:
+    """The extension only runs in a trusted workspace: trust it as a user does, from the
+    Restricted Mode banner (Manage -> Trust), or from the start-up dialog when one is shown."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page = s.page
+    dialog = page.get_by_role("button", name="Yes, I trust the authors")
+    banner = page.locator(".part.banner a.monaco-link").filter(has_text="Manage")
+    either = dialog.or_(banner).first
+    try:
+        either.wait_for(state="visible", timeout=30_000)
+    except PlaywrightTimeout:
+        return  # trusted already
+    s.shot("00-trust-prompt")
+    if dialog.is_visible():
+        dialog.click()
+    else:
+        banner.first.click()
+        trust = page.locator(".workspace-trust-editor .monaco-button").filter(
+            has_text=re.compile(r"^Trust$")
+        )
+        trust.first.click()
+        s.shot("00-trusted")
+        page.keyboard.press("Control+W")  # close the trust editor
+    restricted = page.locator(".statusbar-item").filter(has_text="Restricted Mode")
+    restricted.first.wait_for(state="detached", timeout=WAIT_MS)
+
+
 @pytest.fixture(scope="module")
 def session(env: Env, workbench: Workbench) -> Iterator[Session]:
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -273,15 +307,7 @@ def session(env: Env, workbench: Workbench) -> Iterator[Session]:
         page.goto(workbench.url)
         page.locator(".monaco-workbench").wait_for(state="visible", timeout=WAIT_MS)
         s = Session(page, workbench.folder)
-        # the workspace trust prompt: the extension only runs in a trusted workspace
-        trust = page.get_by_role("button", name="Yes, I trust the authors")
-        try:
-            trust.wait_for(state="visible", timeout=20_000)
-        except PlaywrightTimeout:
-            pass  # no prompt: the folder is trusted already
-        else:
-            s.shot("00-trust-prompt")
-            trust.click()
+        _trust_workspace(s)
         try:
             yield s
         finally:
@@ -308,7 +334,7 @@ def test_diagnostics_squiggle_and_problems(session: Session) -> None:
     assert abs(box["y"] - row_box["y"]) < row_box["height"]
     session.shot("01-squiggle")
 
-    session.command("View: Focus Problems")
+    page.keyboard.press("Control+Shift+M")  # View: Problems
     problems = page.locator(".markers-panel .monaco-list-row")
     problems.filter(has_text="TEA201").first.wait_for(state="visible", timeout=WAIT_MS)
     rows = [_text(problems.nth(i).inner_text()) for i in range(problems.count())]
@@ -416,6 +442,16 @@ def test_run_from_the_title_button(session: Session) -> None:
     assert "groupId" not in json.dumps(result)
 
 
+def _wait_result(session: Session, count: int) -> dict[str, Any]:
+    """The result document once it shows the run whose final count is `count`."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    result = _result_text(session)
+    while result.get("state", {}).get("count") != count and time.monotonic() < deadline:
+        time.sleep(0.3)
+        result = _result_text(session)
+    return result
+
+
 def test_run_from_the_code_lens(session: Session) -> None:
     page = session.page
     editor = session.open_file("run.tea.yaml")
@@ -423,12 +459,75 @@ def test_run_from_the_code_lens(session: Session) -> None:
     lens.first.wait_for(state="visible", timeout=WAIT_MS)
     lens.first.click()
     _answer_input(session, '{"count": 9}')
-    deadline = time.monotonic() + WAIT_MS / 1000
-    result = _result_text(session)
-    while result["state"].get("count") != 10 and time.monotonic() < deadline:
-        time.sleep(0.3)
-        result = _result_text(session)
+    result = _wait_result(session, 10)
     session.shot("08-run-result-code-lens")
     assert result["ok"] is True, result
     assert result["state"] == {"count": 10, "done": True, "total": 100}
     assert page.locator(".tab").filter(has_text="run.tea.result.json").count() == 1
+
+
+def test_run_from_the_command_palette(session: Session) -> None:
+    session.open_file("run.tea.yaml")
+    session.command("TEA: Run Workflow")
+    _answer_input(session, '{"count": 1}')
+    result = _wait_result(session, 2)
+    session.shot("09-run-result-palette")
+    assert result["state"] == {"count": 2, "done": True, "total": 20}
+
+
+def test_run_from_the_explorer_context_menu(session: Session) -> None:
+    page = session.page
+    row = page.locator(".explorer-folders-view .monaco-list-row").filter(has_text="run.tea.yaml")
+    row.first.click(button="right")
+    item = page.locator(".context-view .action-item").filter(has_text="Run Workflow")
+    item.first.wait_for(state="visible", timeout=WAIT_MS)
+    session.shot("10-explorer-menu")
+    item.first.click()
+    _answer_input(session, '{"count": 19}')
+    result = _wait_result(session, 20)
+    session.shot("11-run-result-explorer")
+    assert result["state"] == {"count": 20, "done": True, "total": 200}
+
+
+def test_no_error_notification_while_the_server_runs(session: Session) -> None:
+    toasts = session.page.locator(".notifications-toasts .notification-toast")
+    texts = [_text(t) for t in toasts.all_inner_texts()]
+    assert not [t for t in texts if "tea" in t.lower() or "error" in t.lower()], texts
+
+
+def test_missing_server_one_message_with_open_settings(
+    session: Session, workbench: Workbench, tmp_path: Path
+) -> None:
+    """A workspace whose tea.server.command does not exist: one notification, naming the
+    command, whose button opens the setting; no generic language-client toasts."""
+    page = session.page
+    folder = tmp_path / "no-server"
+    (folder / ".vscode").mkdir(parents=True)
+    shutil.copy(FIXTURES / "broken.tea.yaml", folder / "broken.tea.yaml")
+    missing = str(tmp_path / "nowhere" / "tea-lsp")
+    (folder / ".vscode" / "settings.json").write_text(
+        json.dumps({"tea.server.command": [missing, "serve"]}), encoding="utf-8"
+    )
+    page.goto(workbench.url.split("?")[0] + f"?folder={folder}")
+    page.locator(".monaco-workbench").wait_for(state="visible", timeout=WAIT_MS)
+    _trust_workspace(session)
+    session.open_file("broken.tea.yaml")
+    toasts = page.locator(".notifications-toasts .notification-toast")
+    ours = toasts.filter(has_text="tea-lsp server cannot start")
+    ours.first.wait_for(state="visible", timeout=WAIT_MS)
+    time.sleep(3)  # any other toast of the same failure would be up by now
+    session.shot("12-server-missing")
+    texts = [_text(t) for t in toasts.all_inner_texts()]
+    assert len(texts) == 1, texts
+    assert f"not found (tried tea.server.command: {missing} serve)" in texts[0], texts[0]
+    ours.first.get_by_role("button", name="Open Settings").click()
+    setting = page.locator(".settings-editor .setting-item-contents").filter(
+        has_text="Server: Command"
+    )
+    setting.first.wait_for(state="visible", timeout=WAIT_MS)
+    session.shot("13-open-settings")
+    # the workspace tab, where the (machine-overridable) setting is listed and was set
+    tab = page.locator(".settings-editor .settings-tabs-widget .action-item .checked")
+    assert "Workspace" in _text(tab.first.inner_text())
+    status = page.locator(".statusbar-item").filter(has_text="TEA")
+    assert status.count() >= 1

@@ -217,8 +217,20 @@ class TeaExtension implements vscode.Disposable {
       'Show Output',
     );
     if (choice === 'Show Output') this.output.show(true);
-    if (choice === 'Open Settings') {
-      void vscode.commands.executeCommand('workbench.action.openSettings', 'tea.server.command');
+    if (choice === 'Open Settings') this.openServerSetting();
+  }
+
+  /**
+   * The setting is machine-overridable: with a remote or browser VS Code (code-server) the User
+   * tab does not list it. The workspace tab does, and a workspace's `.vscode/settings.json` is
+   * where a project venv's tea-lsp usually goes.
+   */
+  private openServerSetting(): void {
+    const query = 'tea.server.command';
+    if (vscode.workspace.workspaceFolders?.length) {
+      void vscode.commands.executeCommand('workbench.action.openWorkspaceSettings', { query });
+    } else {
+      void vscode.commands.executeCommand('workbench.action.openSettings', query);
     }
   }
 

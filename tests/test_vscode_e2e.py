@@ -132,6 +132,7 @@ def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
     (folder / ".vscode").mkdir(parents=True)
     for name in ("broken.tea.yaml", "run.tea.yaml"):
         shutil.copy(FIXTURES / name, folder / name)
+    shutil.copy(EXT_DIR / "test" / "fixtures" / "python.tea.yaml", folder / "python.tea.yaml")
     (folder / ".vscode" / "settings.json").write_text(
         json.dumps({"tea.server.command": [str(env.tea_lsp), "serve"]}), encoding="utf-8"
     )
@@ -386,6 +387,21 @@ def test_embedded_lua_has_lua_scopes(session: Session) -> None:
     assert "source.yaml" in text, text
     # the language of the token is Lua (embeddedLanguages), so Lua's brackets/comments apply
     assert "language lua" in " ".join(text.split()), text
+
+
+def test_embedded_python_has_python_scopes(session: Session) -> None:
+    page = session.page
+    session.open_file("python.tea.yaml")
+    session.go_to(7, 8)  # `      import math`: on `import`
+    session.command("Developer: Inspect Editor Tokens and Scopes")
+    widget = page.locator(".token-inspect-widget")
+    widget.wait_for(state="visible", timeout=WAIT_MS)
+    text = _text(widget.inner_text())
+    session.shot("05b-token-scopes-python")
+    page.keyboard.press("Escape")
+    assert "keyword.control.import.python" in text, text
+    assert "meta.embedded.block.python" in text, text
+    assert "language python" in " ".join(text.split()), text
 
 
 def _result_text(session: Session) -> dict[str, Any]:

@@ -47,6 +47,10 @@ const PYTHON_FIRST_LINE =
   ].join('|') +
   ')';
 
+// A Prolog clause (`language: prolog`), which Lua cannot start with either: a `%` comment, a
+// `:-` directive, or a call ending the line with `,` or `.` (`state(x, V),`). Left uncoloured.
+const PROLOG_FIRST_LINE = '(?:%|:-|[a-z]\\w*\\(.*\\)\\s*[,.]\\s*(?:%.*)?$)';
+
 const KEY_CODE = '(run|script|code)';
 const HEAD_TAIL = '[ \\t]*(:)[ \\t]+(?:(\\|)|(>))([1-9][-+]?|[-+][1-9]?)?[ \\t]*(#.*)?$';
 const headCaptures = {
@@ -74,6 +78,12 @@ function codeBody(withJinja) {
     contentName: 'meta.embedded.block.python',
     patterns: [{ include: 'tea.injection.lua-jinja#jinja' }, { include: 'source.python' }],
   };
+  const prolog = {
+    comment: 'The first non-blank line is Prolog: no embedded grammar to the end of the block.',
+    begin: `\\G(?=[ \\t]*${PROLOG_FIRST_LINE})`,
+    end: '(?!)',
+    contentName: 'meta.embedded.block.prolog',
+  };
   const lua = {
     comment: 'Otherwise Lua to the end of the block.',
     begin: '\\G(?=[ \\t]*\\S)',
@@ -81,7 +91,7 @@ function codeBody(withJinja) {
     contentName: 'meta.embedded.block.lua',
     patterns: withJinja ? [{ include: 'tea.injection.lua-jinja#jinja' }, { include: 'source.lua' }] : [{ include: 'source.lua' }],
   };
-  return [python, lua];
+  return [python, prolog, lua];
 }
 
 function shifted(by) {

@@ -38,6 +38,9 @@ function scopesOf(lines, line, word, nth = 0) {
   return tok.scopes;
 }
 
+/** Every scope of every non-blank token on 1-based line `line`. */
+const lines0 = (lines, line) =>
+  lines[line - 1].filter((t) => t.text.trim() !== '').flatMap((t) => t.scopes);
 const has = (scopes, name) => scopes.some((s) => s === name || s.startsWith(name + '.'));
 const anyLua = (scopes) => scopes.some((s) => s.endsWith('.lua'));
 const anyJinja = (scopes) => scopes.some((s) => s.endsWith('.jinja'));
@@ -121,8 +124,14 @@ for (const [setName, set] of Object.entries(GRAMMAR_SETS)) {
       const j = scopesOf(python, 19, 'state');
       assert.ok(has(j, 'variable.language.jinja') && has(j, 'meta.embedded.block.python'), `${j}`);
       assert.ok(has(scopesOf(python, 19, 'length'), 'support.function.filter.jinja'));
+      // Prolog (`language: prolog`) is neither: left uncoloured, never Lua
+      for (const line of [56, 57, 58, 62, 63]) {
+        const sc = lines0(python, line);
+        assert.ok(sc.includes('meta.embedded.block.prolog'), `${line}: ${sc}`);
+        assert.ok(!sc.some((x) => /\.(lua|python)$/.test(x)), `${line}: ${sc}`);
+      }
       // the keys after each block are YAML keys again
-      for (const [line, word] of [[10, 'name'], [11, 'language'], [30, 'name'], [48, 'type']]) {
+      for (const [line, word] of [[10, 'name'], [11, 'language'], [30, 'name'], [48, 'type'], [59, 'name']]) {
         const sc = scopesOf(python, line, word);
         assert.ok(has(sc, 'entity.name.tag.yaml') && !sc.some((x) => /\.(lua|python)$/.test(x)));
       }

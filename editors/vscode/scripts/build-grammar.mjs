@@ -44,6 +44,9 @@ const PYTHON_FIRST_LINE =
     '(?:(?!--).)*[\\w\\])]\\s*(?:\\*\\*|//|>>|<<|[-+*/%&|^@])=(?!=)',
     // a list display after `=`, e.g. `xs = [1, 2]` (not a Lua long string `[[` / `[==[`)
     '(?:(?!--).)*=\\s*\\[(?!=*\\[)',
+    // an empty list `[]`, a comprehension `[x for ...`, `!=`, `**`, `is None`, `not in`,
+    // a triple-quoted string: none of them parses as Lua
+    '(?:(?!--).)*(?:\\[\\s*\\]|\\[[^\\]]*\\bfor\\b|!=|\\*\\*|\\bis\\s+(?:not\\s+)?None\\b|\\bnot\\s+in\\b|"""|\'\'\')',
   ].join('|') +
   ')';
 

@@ -112,7 +112,7 @@ for (const [setName, set] of Object.entries(GRAMMAR_SETS)) {
     });
 
     test('Python code is scoped as Python, Lua code as Lua, in every form', () => {
-      const expectedPython = [7, 8, 9, 13, 14, 15, 18, 19, 20, 23, 26, 27, 29, 32, 50, 51, 52];
+      const expectedPython = [7, 8, 9, 13, 14, 15, 18, 19, 20, 23, 26, 27, 29, 32, 50, 51, 52, 66, 67];
       const expectedLua = [35, 36, 39, 40, 45];
       assert.deepEqual(linesScoped(python, '.python'), expectedPython);
       assert.deepEqual(linesScoped(python, '.lua'), expectedLua);

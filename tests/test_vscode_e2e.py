@@ -220,9 +220,12 @@ class Session:
         box = page.locator(".quick-input-widget input")
         box.wait_for(state="visible", timeout=WAIT_MS)
         box.fill(name)
-        row = page.locator(".quick-input-list .monaco-list-row").filter(has_text=name).first
-        row.wait_for(state="visible", timeout=WAIT_MS)
-        page.keyboard.press("Enter")
+        # the row of that file (not whatever is first while the list still shows recent files)
+        row = page.locator(".quick-input-list .monaco-list-row").filter(
+            has=page.locator(".label-name", has_text=re.compile(rf"^{re.escape(name)}$"))
+        )
+        row.first.wait_for(state="visible", timeout=WAIT_MS)
+        row.first.click()
         tab = page.locator(".tab.active").filter(has_text=name)
         tab.wait_for(state="visible", timeout=WAIT_MS)
         editor = page.locator(".editor-group-container.active .monaco-editor").first

@@ -53,9 +53,15 @@ if [ ! -e "$CS_DIR/.ready" ]; then
   PATH=$(dirname "$NODE"):$PATH npm install --no-audit --no-fund --loglevel=error \
     --ignore-scripts --prefix "$CS_DIR" "code-server@$CODE_SERVER_VERSION" >&2
   log "building code-server's native modules (a few minutes, once)"
+  # The modules are Node-API ones (ABI-stable): the system Node's headers build them for Node 24
+  # too, so node-gyp needs no header download from nodejs.org.
+  SYSTEM_NODE_DIR=$(dirname "$(dirname "$(command -v node)")")
+  if [ -e "$SYSTEM_NODE_DIR/include/node/node_api.h" ]; then
+    export npm_config_nodedir=$SYSTEM_NODE_DIR
+  fi
   (
     cd "$CS_PKG"
-    PATH=$(dirname "$NODE"):$PATH \
+    PATH=$(dirname "$NODE"):$PATH JOBS=max \
       npm_config_user_agent="npm/$(npm --version) node/$NODE_VERSION linux x64" \
       sh ./postinstall.sh >"$CS_DIR/postinstall.log" 2>&1
   ) || { log "code-server's postinstall failed: see $CS_DIR/postinstall.log"; tail -30 "$CS_DIR/postinstall.log" >&2; exit 1; }

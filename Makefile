@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 EXAMPLE := examples/parallel_pipeline.tea.yaml
 
-.PHONY: help install run check lint format types pytest test bench vsix vscode-test clean
+.PHONY: help install run check lint format types pytest test bench vsix vscode-test vscode-e2e-setup vscode-e2e clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -46,7 +46,7 @@ pytest: $(STAMP) ## Run the Python test suite (installs Graphviz and Chromium fi
 
 include editors/vscode/Makefile.fragment
 
-test: lint types vscode-test vsix pytest ## Lint, types, VS Code extension build+tests+package, then the whole Python suite (incl. Neovim)
+test: lint types vscode-test vsix vscode-e2e-setup pytest ## Lint, types, VS Code extension build+tests+package, e2e setup, then the whole Python suite (incl. Neovim and the VS Code end-to-end test)
 
 bench: $(STAMP) ## Run every benchmark (prints ratios against in-run baselines)
 	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -213,3 +213,56 @@ def test_result_rendering_and_input_parsing(nvim: Path, tmp_path: Path) -> None:
     assert by_text["3"] == (None, object_error)
     assert by_text["{bad"][0] is None
     assert by_text["{bad"][1].startswith("the input is not valid JSON: ")
+
+
+MISSING_SERVER_LUA = r"""
+local dir = assert(os.getenv('TEA_TEST_DIR'))
+local out = { notes = {} }
+vim.notify = function(msg, level)
+  out.notes[#out.notes + 1] = { msg = msg, level = level }
+end
+local function open(name)
+  vim.cmd.edit(vim.fn.fnameescape(dir .. '/' .. name))
+  vim.wait(300)
+  return #out.notes
+end
+out.after_plain_yaml = open('plain.yaml')
+out.after_workflow = open('broken.tea.yaml')
+out.after_second_workflow = open('run.tea.yaml')
+out.warn_level = vim.log.levels.WARN
+local f = assert(io.open(os.getenv('TEA_TEST_OUT'), 'w'))
+f:write(vim.json.encode(out))
+f:close()
+vim.cmd('qall!')
+"""
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S)
+def test_missing_server_gets_one_warning(nvim: Path, tmp_path: Path) -> None:
+    """A workflow opened when the configured server command does not exist: one vim.notify
+    warning naming the command and the way out; plain YAML and later workflows add none."""
+    work = tmp_path / "project"
+    work.mkdir()
+    for name in ("broken.tea.yaml", "run.tea.yaml"):
+        shutil.copy(FIXTURES / name, work / name)
+    (work / "plain.yaml").write_text("key: value\nlist: [1, 2]\n", encoding="utf-8")
+    script = tmp_path / "missing.lua"
+    script.write_text(MISSING_SERVER_LUA, encoding="utf-8")
+    missing = str(tmp_path / "no-such-dir" / "tea-lsp")
+    data = _run_nvim(
+        nvim,
+        tmp_path,
+        script,
+        {"TEA_TEST_DIR": str(work), "TEA_LSP_CMD": json.dumps([missing, "serve"])},
+    )
+    assert data["after_plain_yaml"] == 0
+    assert data["after_workflow"] == 1
+    assert data["after_second_workflow"] == 1
+    note = data["notes"][0]
+    assert note["level"] == data["warn_level"]
+    assert note["msg"] == (
+        f'tea-lsp: the server command "{missing}" was not found, so TEA workflows get no '
+        "diagnostics. Install tea-lsp (from a clone: pip install /path/to/tea-lsp) where Neovim "
+        "finds it on PATH, or set vim.lsp.config('tea_lsp', { cmd = { '/path/to/venv/bin/tea-lsp', "
+        "'serve' } })"
+    )

@@ -20,6 +20,16 @@ vim.api.nvim_create_user_command('TeaRestart', function()
   require('tea_lsp').restart()
 end, { desc = 'tea-lsp: restart the language server' })
 
+-- A workflow opened while the server command cannot be found: one warning (vim.notify).
+vim.api.nvim_create_autocmd('FileType', {
+  pattern = 'yaml',
+  group = vim.api.nvim_create_augroup('tea_lsp_check', { clear = true }),
+  callback = function(ev)
+    require('tea_lsp').check_server(ev.buf)
+  end,
+  desc = 'tea-lsp: warn when the server command is not found',
+})
+
 -- The code lens "Run workflow" sends `tea.runWorkflow` with `[uri]`: run it here so the result
 -- is shown, instead of sending it back to the server and dropping the answer.
 vim.lsp.commands['tea.runWorkflow'] = function(command, ctx)

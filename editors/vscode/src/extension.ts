@@ -1,8 +1,11 @@
 // The TEA Workflows extension: starts `tea-lsp serve`, runs workflows, shows the server state.
+import { spawnSync } from 'child_process';
 import { randomUUID } from 'crypto';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import {
+  CloseAction,
+  ErrorAction,
   ExecuteCommandParams,
   ExecuteCommandRequest,
   LanguageClient,
@@ -26,9 +29,10 @@ import {
   isRunResult,
   parseRunInput,
   runArguments,
+  splitRunArguments,
   summarizeRunResult,
 } from './runInput';
-import { ServerCommand, describeCommand, resolveServerCommand } from './serverCommand';
+import { Resolution, ServerCommand, describeCommand, resolveServerCommand } from './serverCommand';
 
 const SECTION = 'tea';
 const RUN_COMMAND = 'tea.runWorkflow';
@@ -54,6 +58,27 @@ function settingsFor(resource?: vscode.Uri): TeaSettings {
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** Whether `python` can import tea_lsp (a missing interpreter counts as no). */
+function hasTeaLsp(python: string): boolean {
+  const r = spawnSync(python, ['-c', 'import tea_lsp'], { timeout: 20000, stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/**
+ * The language client's own notifications are generic ("couldn't create connection to server",
+ * "the server crashed 5 times"), several per failure and without a way out: it only logs here,
+ * and the extension shows one message of its own.
+ */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | 'force'): void {
+    super.error(message, data, false);
+  }
+}
+
+const INSTALL_HINT =
+  'Install tea-lsp into the selected Python environment (`pip install /path/to/tea-lsp`, from a ' +
+  'clone) or set `tea.server.command`.';
 
 class TeaExtension implements vscode.Disposable {
   private client: LanguageClient | undefined;
@@ -173,15 +198,40 @@ class TeaExtension implements vscode.Disposable {
     void vscode.commands.executeCommand('setContext', 'tea.serverRunning', state === 'running');
   }
 
-  private async resolveCommand(settings: TeaSettings): Promise<ServerCommand> {
+  private async resolveCommand(settings: TeaSettings): Promise<Resolution> {
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
-    const first = resolveServerCommand({
+    const python = settings.server.command.length > 0 ? undefined : await this.selectedPython();
+    return resolveServerCommand({
       configured: settings.server.command,
       workspaceFolder: folder,
+      python,
+      hasModule: hasTeaLsp,
     });
-    if (first.source !== 'python') return first;
-    const python = await this.selectedPython();
-    return resolveServerCommand({ configured: [], workspaceFolder: folder, python });
+  }
+
+  /** The one message shown when no server can start, with the way out. */
+  private async reportStartFailure(reason: string): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(
+      `TEA: the tea-lsp server cannot start: ${reason}. ${INSTALL_HINT}`,
+      'Open Settings',
+      'Show Output',
+    );
+    if (choice === 'Show Output') this.output.show(true);
+    if (choice === 'Open Settings') this.openServerSetting();
+  }
+
+  /**
+   * The setting is machine-overridable: with a remote or browser VS Code (code-server) the User
+   * tab does not list it. The workspace tab does, and a workspace's `.vscode/settings.json` is
+   * where a project venv's tea-lsp usually goes.
+   */
+  private openServerSetting(): void {
+    const query = 'tea.server.command';
+    if (vscode.workspace.workspaceFolders?.length) {
+      void vscode.commands.executeCommand('workbench.action.openWorkspaceSettings', { query });
+    } else {
+      void vscode.commands.executeCommand('workbench.action.openSettings', query);
+    }
   }
 
   private async selectedPython(): Promise<string | undefined> {
@@ -219,7 +269,16 @@ class TeaExtension implements vscode.Disposable {
   private async doStart(): Promise<void> {
     const settings = settingsFor();
     this.setState('starting');
-    const command = await this.resolveCommand(settings);
+    const resolution = await this.resolveCommand(settings);
+    if (!resolution.ok) {
+      const reason = `not found (tried ${resolution.tried.join('; ')})`;
+      this.command = undefined;
+      this.setState('error', reason);
+      this.output.appendLine(`[client] the server cannot start: ${reason}`);
+      await this.reportStartFailure(reason);
+      return;
+    }
+    const command = resolution.command;
     this.command = command;
     this.output.appendLine(
       `[client] starting: ${describeCommand(command)} (from ${command.source})`,
@@ -238,6 +297,11 @@ class TeaExtension implements vscode.Disposable {
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
       diagnosticCollectionName: 'tea-lsp',
+      initializationFailedHandler: () => false,
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue, handled: true }),
+        closed: () => this.onServerClosed(),
+      },
       middleware: {
         // the server advertises tea.runWorkflow, so the client registers the command; this is
         // where it gets its input prompt, its progress and its result view.
@@ -245,7 +309,12 @@ class TeaExtension implements vscode.Disposable {
           cmd === RUN_COMMAND ? this.runWorkflow(args) : next(cmd, args),
       },
     };
-    const client = new LanguageClient(SECTION, 'TEA Language Server', serverOptions, clientOptions);
+    const client = new QuietLanguageClient(
+      SECTION,
+      'TEA Language Server',
+      serverOptions,
+      clientOptions,
+    );
     client.onDidChangeState((e) => {
       if (this.client !== client) return;
       if (e.newState === State.Starting) this.setState('starting');
@@ -256,23 +325,36 @@ class TeaExtension implements vscode.Disposable {
       }
     });
     this.client = client;
+    this.crashes = [];
     try {
       await client.start();
       this.setState('running');
     } catch (err) {
       this.setState('error', errorMessage(err));
       this.output.appendLine(`[client] the server did not start: ${errorMessage(err)}`);
-      const choice = await vscode.window.showErrorMessage(
-        `tea-lsp did not start (${describeCommand(command)}). Install it with ` +
-          '`pip install tea-lsp` or set `tea.server.command`.',
-        'Show Output',
-        'Open Settings',
-      );
-      if (choice === 'Show Output') this.output.show(true);
-      if (choice === 'Open Settings') {
-        void vscode.commands.executeCommand('workbench.action.openSettings', 'tea.server.command');
-      }
+      this.client = undefined;
+      void client.dispose().catch(() => undefined);
+      await this.reportStartFailure(`${describeCommand(command)} failed (${errorMessage(err)})`);
     }
+  }
+
+  private crashes: number[] = [];
+
+  /** Restart a server that stopped, unless it stopped 4 times in 3 minutes (then one message). */
+  private onServerClosed(): { action: CloseAction; handled: boolean } {
+    if (this.stopping || this.state !== 'running') {
+      return { action: CloseAction.DoNotRestart, handled: true };
+    }
+    const now = Date.now();
+    this.crashes = this.crashes.filter((t) => now - t < 180000);
+    this.crashes.push(now);
+    if (this.crashes.length < 4) {
+      this.output.appendLine('[client] the server stopped: restarting it');
+      return { action: CloseAction.Restart, handled: true };
+    }
+    const cmd = this.command ? describeCommand(this.command) : 'the server';
+    void this.reportStartFailure(`${cmd} stopped 4 times in 3 minutes`);
+    return { action: CloseAction.DoNotRestart, handled: true };
   }
 
   async stop(): Promise<void> {
@@ -298,7 +380,12 @@ class TeaExtension implements vscode.Disposable {
 
   // ---- tea.runWorkflow
 
-  /** Arguments: `[]` (the active editor), `[uri]` (prompts for input) or `[uri, input]`. */
+  /**
+   * Arguments, told apart by shape: `[]` (command palette: the active editor), `[uri]` (code
+   * lens), `[uri, {groupId}]` (editor title button), `[uri, uri[]]` (explorer context menu) all
+   * prompt for input; `[uri, input]` (an object or JSON text) and `[uri, null]` (no input) run
+   * without prompting.
+   */
   async runWorkflow(args: unknown[]): Promise<RunResult | undefined> {
     const client = this.client;
     if (!client || this.state !== 'running') {
@@ -307,7 +394,8 @@ class TeaExtension implements vscode.Disposable {
       );
       return undefined;
     }
-    const target = this.runTarget(args[0]);
+    const split = splitRunArguments(args);
+    const target = this.runTarget(split.target);
     if (!target) {
       void vscode.window.showErrorMessage('Open a workflow file to run it.');
       return undefined;
@@ -315,8 +403,8 @@ class TeaExtension implements vscode.Disposable {
     const doc = await vscode.workspace.openTextDocument(target);
     const name = path.posix.basename(target.path);
     let input: Record<string, unknown> | undefined;
-    if (args.length >= 2) {
-      const given = args[1];
+    if (split.input.given) {
+      const given = split.input.value;
       if (given !== undefined && given !== null) {
         const parsed = parseRunInput(typeof given === 'string' ? given : JSON.stringify(given));
         if (!parsed.ok) {
@@ -390,6 +478,7 @@ class TeaExtension implements vscode.Disposable {
 
   private runTarget(arg: unknown): vscode.Uri | undefined {
     if (arg instanceof vscode.Uri) return arg;
+    if (isUriLike(arg)) return vscode.Uri.from(arg);
     if (typeof arg === 'string' && arg !== '') return vscode.Uri.parse(arg);
     const editor = vscode.window.activeTextEditor;
     return editor && editor.document.languageId === 'yaml' ? editor.document.uri : undefined;
@@ -412,6 +501,15 @@ class TeaExtension implements vscode.Disposable {
       preview: true,
     });
   }
+}
+
+function isUriLike(value: unknown): value is { scheme: string; path: string } {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { scheme?: unknown }).scheme === 'string' &&
+    typeof (value as { path?: unknown }).path === 'string'
+  );
 }
 
 let extension: TeaExtension | undefined;

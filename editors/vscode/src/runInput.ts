@@ -21,6 +21,47 @@ export function parseRunInput(text: string): ParsedInput {
   return { ok: true, value: value as Record<string, unknown> };
 }
 
+export interface RunArguments {
+  /** A Uri, a URI string, or undefined for the active editor. */
+  target: unknown;
+  /** `given: false`: prompt for the input. */
+  input: { given: false } | { given: true; value: unknown };
+}
+
+function isUriShaped(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { scheme?: unknown }).scheme === 'string' &&
+    typeof (value as { path?: unknown }).path === 'string'
+  );
+}
+
+/** `{groupId: 0}`: what VS Code passes after the Uri to an editor-title command. */
+function isEditorContext(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => k === 'groupId' || k === 'editorIndex');
+}
+
+/**
+ * Tells the command's arguments apart by shape. VS Code calls it with `()` from the command
+ * palette, `(uri, {groupId})` from the editor title, `(uri, uri[])` from the explorer context
+ * menu; the code lens passes `(uriString)`. Input is only an object or a string in second place
+ * that is none of these (or `null` for "no input, do not ask").
+ */
+export function splitRunArguments(args: readonly unknown[]): RunArguments {
+  const [target, second] = args;
+  if (args.length < 2 || second === undefined) return { target, input: { given: false } };
+  if (Array.isArray(second) || isUriShaped(second) || isEditorContext(second)) {
+    return { target, input: { given: false } };
+  }
+  if (second === null || typeof second === 'string' || typeof second === 'object') {
+    return { target, input: { given: true, value: second } };
+  }
+  return { target, input: { given: false } };
+}
+
 /** The `arguments` of `workspace/executeCommand` for `tea.runWorkflow`. */
 export function runArguments(uri: string, input: Record<string, unknown> | undefined): unknown[] {
   return input === undefined ? [uri] : [uri, input];

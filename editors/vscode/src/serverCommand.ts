@@ -66,21 +66,62 @@ export function findOnPath(
   return undefined;
 }
 
-/**
- * `tea.server.command` if set; else `tea-lsp serve` from PATH; else the selected Python
- * interpreter's `-m tea_lsp serve`.
- */
-export function resolveServerCommand(opts: ResolveOptions): ServerCommand {
-  const configured = opts.configured.map((part) => expandVariables(part, opts));
-  if (configured.length > 0) {
-    return { command: configured[0], args: configured.slice(1), source: 'setting' };
+/** Whether `python` can import `tea_lsp` (the extension runs `python -c "import tea_lsp"`). */
+export type ModuleProbe = (python: string) => boolean;
+
+export type Resolution =
+  | { ok: true; command: ServerCommand; tried: string[] }
+  | { ok: false; tried: string[] };
+
+/** True when `command` names an executable: a path to one, or a name found on `pathEnv`. */
+export function commandExists(
+  command: string,
+  pathEnv: string,
+  platform: NodeJS.Platform = process.platform,
+  pathExt?: string,
+): boolean {
+  if (command.includes('/') || (platform === 'win32' && command.includes('\\'))) {
+    return isExecutableFile(command, platform);
   }
+  return findOnPath(command, pathEnv, platform, pathExt) !== undefined;
+}
+
+/**
+ * `tea.server.command` if set (used as given: a missing one is reported, not replaced); else the
+ * selected Python interpreter's `-m tea_lsp serve` when that interpreter has tea_lsp; else
+ * `tea-lsp serve` from PATH. `tried` lists what was looked at, for the message when none fits.
+ */
+export function resolveServerCommand(opts: ResolveOptions & { hasModule?: ModuleProbe }): Resolution {
   const platform = opts.platform ?? process.platform;
   const pathEnv = opts.pathEnv ?? process.env.PATH ?? '';
+  const configured = opts.configured.map((part) => expandVariables(part, opts));
+  if (configured.length > 0) {
+    const command: ServerCommand = {
+      command: configured[0],
+      args: configured.slice(1),
+      source: 'setting',
+    };
+    const tried = [`tea.server.command: ${describeCommand(command)}`];
+    return commandExists(command.command, pathEnv, platform, opts.pathExt)
+      ? { ok: true, command, tried }
+      : { ok: false, tried };
+  }
+  const tried: string[] = [];
+  if (opts.python) {
+    const command: ServerCommand = {
+      command: opts.python,
+      args: ['-m', 'tea_lsp', 'serve'],
+      source: 'python',
+    };
+    tried.push(`the selected Python interpreter: ${describeCommand(command)}`);
+    if (commandExists(opts.python, pathEnv, platform, opts.pathExt) && opts.hasModule?.(opts.python)) {
+      return { ok: true, command, tried };
+    }
+  }
+  tried.push('tea-lsp on PATH');
   const found = findOnPath('tea-lsp', pathEnv, platform, opts.pathExt);
-  if (found) return { command: found, args: ['serve'], source: 'path' };
-  const python = opts.python ?? (platform === 'win32' ? 'python' : 'python3');
-  return { command: python, args: ['-m', 'tea_lsp', 'serve'], source: 'python' };
+  if (found) return { ok: true, command: { command: found, args: ['serve'], source: 'path' }, tried };
+  return { ok: false, tried };
 }
 
 /** A shell-like rendering, for messages. */

@@ -1,83 +1,33 @@
-// Grammar tests: the injection grammar tokenized with the real TextMate engine over fixture YAML.
-// YAML comes from a published YAML grammar; Lua from our own small fixture grammar and from a
-// published Lua grammar, so the scopes we emit are checked against both.
+// Grammar tests: our injection grammars tokenized with the real TextMate engine over fixture YAML,
+// with the YAML, Lua and Python grammars VS Code 1.139 ships (pinned copies, see
+// fixtures/vscode-1.139/LICENSES.txt), and with the published textmate ones (tm-grammars) that
+// older VS Code versions and other editors use.
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vsctm from 'vscode-textmate';
-import oniguruma from 'vscode-oniguruma';
+import {
+  GRAMMAR_SETS,
+  contributed,
+  fixtures,
+  linesScoped,
+  root,
+  tokenize,
+  yamlGrammar,
+} from './lib/textmate.mjs';
 
-const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-const INJECTION = 'tea.injection.lua-jinja';
-
-const pkg = JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8'));
-const contributed = pkg.contributes.grammars.find((g) => g.scopeName === INJECTION);
-
-function grammarFile(name) {
-  return require.resolve(`tm-grammars/grammars/${name}`);
-}
-
-const LUA_PROVIDERS = {
-  'fixture Lua grammar': path.join(here, 'fixtures', 'lua.tmLanguage.json'),
-  'published Lua grammar': grammarFile('lua.json'),
-};
-
-let onigLib;
-before(async () => {
-  const wasm = await readFile(require.resolve('vscode-oniguruma/release/onig.wasm'));
-  await oniguruma.loadWASM(wasm.buffer.slice(wasm.byteOffset, wasm.byteOffset + wasm.byteLength));
-  onigLib = Promise.resolve({
-    createOnigScanner: (patterns) => new oniguruma.OnigScanner(patterns),
-    createOnigString: (s) => new oniguruma.OnigString(s),
-  });
-});
-
-async function yamlGrammar(luaFile) {
-  const files = {
-    'source.yaml': grammarFile('yaml.json'),
-    'source.lua': luaFile,
-    [INJECTION]: path.join(root, contributed.path),
-  };
-  const registry = new vsctm.Registry({
-    onigLib,
-    loadGrammar: async (scopeName) => {
-      const file = files[scopeName];
-      if (!file) return null;
-      return vsctm.parseRawGrammar(await readFile(file, 'utf8'), file);
-    },
-    // what VS Code does for a grammar contributed with `injectTo`
-    getInjections: (scopeName) =>
-      contributed.injectTo.includes(scopeName) ? [INJECTION] : undefined,
-  });
-  return registry.loadGrammar('source.yaml');
-}
-
-/** Tokenize a whole file: one entry per line, each a list of {start, end, text, scopes}. */
-function tokenize(grammar, text) {
-  let stack = vsctm.INITIAL;
-  return text.split('\n').map((line) => {
-    const r = grammar.tokenizeLine(line, stack);
-    stack = r.ruleStack;
-    return r.tokens.map((t) => ({
-      start: t.startIndex,
-      end: Math.min(t.endIndex, line.length),
-      text: line.slice(t.startIndex, t.endIndex),
-      scopes: t.scopes,
-    }));
-  });
-}
-
-const fixtureText = await readFile(path.join(here, 'fixtures', 'embedded.tea.yaml'), 'utf8');
-const fixtureLines = fixtureText.split('\n');
+const here = path.join(root, 'test');
+const fixtureText = await readFile(path.join(fixtures, 'embedded.tea.yaml'), 'utf8');
+const pythonText = await readFile(path.join(fixtures, 'python.tea.yaml'), 'utf8');
+const exampleText = await readFile(
+  path.join(root, '..', '..', 'examples', 'parallel_pipeline.tea.yaml'),
+  'utf8',
+);
 
 /** Scopes of the token at the `nth` occurrence of `word` on 1-based line `line`. */
 function scopesOf(lines, line, word, nth = 0) {
-  const src = fixtureLines[line - 1];
+  const src = lines.source[line - 1];
   let col = -1;
   for (let i = 0; i <= nth; i++) {
     col = src.indexOf(word, col + 1);
@@ -88,6 +38,9 @@ function scopesOf(lines, line, word, nth = 0) {
   return tok.scopes;
 }
 
+/** Every scope of every non-blank token on 1-based line `line`. */
+const lines0 = (lines, line) =>
+  lines[line - 1].filter((t) => t.text.trim() !== '').flatMap((t) => t.scopes);
 const has = (scopes, name) => scopes.some((s) => s === name || s.startsWith(name + '.'));
 const anyLua = (scopes) => scopes.some((s) => s.endsWith('.lua'));
 const anyJinja = (scopes) => scopes.some((s) => s.endsWith('.jinja'));
@@ -98,11 +51,90 @@ test('package.json contributes the injection into source.yaml with embedded lang
   assert.equal(contributed.embeddedLanguages['meta.embedded.block.lua'], 'lua');
 });
 
-for (const [provider, luaFile] of Object.entries(LUA_PROVIDERS)) {
-  describe(`with the ${provider}`, () => {
+function tokenized(grammar, text) {
+  const lines = tokenize(grammar, text);
+  lines.source = text.split('\n');
+  return lines;
+}
+
+/** Blocks of code lines (non-blank lines indented past a `run: |` style key), found by indentation. */
+function codeLines(text) {
+  const src = text.split('\n');
+  const out = [];
+  for (let i = 0; i < src.length; i++) {
+    const head = /^(\s*)(?:- )?(?:run|script|code|condition):\s*[|>]/.exec(src[i]);
+    if (!head) continue;
+    const indent = head[0].indexOf('-') === head[1].length ? head[1].length + 2 : head[1].length;
+    for (let j = i + 1; j < src.length; j++) {
+      if (src[j].trim() === '') continue;
+      if (src[j].search(/\S/) <= indent) break;
+      out.push(j + 1);
+    }
+  }
+  return out;
+}
+
+test('the generated grammar files are up to date', () => {
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build-grammar.mjs'), '--check'], {
+    cwd: root,
+  });
+});
+
+for (const [setName, set] of Object.entries(GRAMMAR_SETS)) {
+  describe(`with ${setName}`, () => {
     let lines;
+    let python;
+    let example;
     before(async () => {
-      lines = tokenize(await yamlGrammar(luaFile), fixtureText);
+      const grammar = await yamlGrammar(set);
+      lines = tokenized(grammar, fixtureText);
+      python = tokenized(grammar, pythonText);
+      example = tokenized(grammar, exampleText);
+    });
+
+    test('no invalid token anywhere in the fixtures and the example', () => {
+      for (const [name, toks] of [['embedded', lines], ['python', python], ['example', example]]) {
+        toks.forEach((tokens, i) => {
+          for (const t of tokens) {
+            assert.ok(
+              !t.scopes.some((sc) => sc.startsWith('invalid')),
+              `${name}:${i + 1} ${JSON.stringify(t.text)}: ${t.scopes.join(' ')}`,
+            );
+          }
+        });
+      }
+    });
+
+    test('every Lua line of the bundled example is scoped as Lua, and nothing else', () => {
+      const expected = codeLines(exampleText);
+      assert.equal(expected.length, 60);
+      assert.deepEqual(linesScoped(example, '.lua'), expected);
+    });
+
+    test('Python code is scoped as Python, Lua code as Lua, in every form', () => {
+      const expectedPython = [7, 8, 9, 13, 14, 15, 18, 19, 20, 23, 26, 27, 29, 32, 50, 51, 52, 66, 67];
+      const expectedLua = [35, 36, 39, 40, 45];
+      assert.deepEqual(linesScoped(python, '.python'), expectedPython);
+      assert.deepEqual(linesScoped(python, '.lua'), expectedLua);
+      assert.ok(has(scopesOf(python, 7, 'import'), 'meta.embedded.block.python'));
+      assert.ok(has(scopesOf(python, 7, 'import'), 'keyword.control.import.python'));
+      assert.ok(has(scopesOf(python, 13, 'if'), 'keyword.control.flow.python'));
+      assert.ok(has(scopesOf(python, 32, 'x'), 'meta.embedded.inline.python'));
+      // Jinja inside Python (TEA renders Python code through Jinja first)
+      const j = scopesOf(python, 19, 'state');
+      assert.ok(has(j, 'variable.language.jinja') && has(j, 'meta.embedded.block.python'), `${j}`);
+      assert.ok(has(scopesOf(python, 19, 'length'), 'support.function.filter.jinja'));
+      // Prolog (`language: prolog`) is neither: left uncoloured, never Lua
+      for (const line of [56, 57, 58, 62, 63]) {
+        const sc = lines0(python, line);
+        assert.ok(sc.includes('meta.embedded.block.prolog'), `${line}: ${sc}`);
+        assert.ok(!sc.some((x) => /\.(lua|python)$/.test(x)), `${line}: ${sc}`);
+      }
+      // the keys after each block are YAML keys again
+      for (const [line, word] of [[10, 'name'], [11, 'language'], [30, 'name'], [48, 'type'], [59, 'name']]) {
+        const sc = scopesOf(python, line, word);
+        assert.ok(has(sc, 'entity.name.tag.yaml') && !sc.some((x) => /\.(lua|python)$/.test(x)));
+      }
     });
 
     test('Lua keywords in a `run: |` block get Lua scopes', () => {

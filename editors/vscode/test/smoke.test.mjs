@@ -76,16 +76,15 @@ function capabilities(pull) {
 /** A running server and the connection to it; `pushed` collects publishDiagnostics. */
 async function startServer({ pull }) {
   const settings = defaultSettings();
-  const cmd = serverCommand.resolveServerCommand({
+  const resolved = serverCommand.resolveServerCommand({
     configured: configuredCommand(),
     workspaceFolder: repoRoot,
   });
-  if (path.isAbsolute(cmd.command)) {
-    assert.ok(
-      existsSync(cmd.command),
-      `server command not found: ${cmd.command} (create the venv, or set TEA_LSP_SERVER)`,
-    );
-  }
+  assert.ok(
+    resolved.ok,
+    `server command not found: ${resolved.tried.join('; ')} (create the venv, or set TEA_LSP_SERVER)`,
+  );
+  const cmd = resolved.command;
   const stderr = [];
   const proc = spawn(cmd.command, cmd.args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stderr.on('data', (chunk) => stderr.push(chunk.toString()));

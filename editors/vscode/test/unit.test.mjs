@@ -112,62 +112,83 @@ test('a top-level `nodes:` key marks a workflow', () => {
   assert.ok(!config.hasTopLevelNodesKey('# nodes: none\nkind: List\n'), 'comment');
 });
 
-test('server command: setting, then PATH, then the Python interpreter', () => {
+test('server command: setting, then the selected interpreter with tea_lsp, then PATH', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tea-vscode-'));
   try {
     const bin = path.join(dir, 'bin');
     const noexec = path.join(dir, 'noexec');
     mkdirSync(bin);
     mkdirSync(noexec);
-    writeFileSync(path.join(bin, 'tea-lsp'), '#!/bin/sh\n');
-    chmodSync(path.join(bin, 'tea-lsp'), 0o755);
+    for (const name of ['tea-lsp', 'python']) {
+      writeFileSync(path.join(bin, name), '#!/bin/sh\n');
+      chmodSync(path.join(bin, name), 0o755);
+    }
     writeFileSync(path.join(noexec, 'tea-lsp'), 'not executable\n');
     chmodSync(path.join(noexec, 'tea-lsp'), 0o644);
+    const python = path.join(bin, 'python');
+    const probed = [];
+    const hasModule = (exe) => {
+      probed.push(exe);
+      return exe === python;
+    };
 
+    // the setting wins, expanded; a missing configured command is reported, not replaced
     const fromSetting = serverCommand.resolveServerCommand({
-      configured: ['${workspaceFolder}/.venv/bin/tea-lsp', 'serve'],
-      workspaceFolder: '/work/ws',
+      configured: ['${workspaceFolder}/bin/tea-lsp', 'serve'],
+      workspaceFolder: dir,
       pathEnv: bin,
       platform: 'linux',
+      python,
+      hasModule,
     });
     assert.deepEqual(fromSetting, {
-      command: '/work/ws/.venv/bin/tea-lsp',
-      args: ['serve'],
-      source: 'setting',
+      ok: true,
+      command: { command: path.join(bin, 'tea-lsp'), args: ['serve'], source: 'setting' },
+      tried: [`tea.server.command: ${path.join(bin, 'tea-lsp')} serve`],
     });
-    assert.equal(
-      serverCommand.resolveServerCommand({ configured: ['~/bin/tea-lsp'], home: '/home/u' })
-        .command,
-      '/home/u/bin/tea-lsp',
+    assert.deepEqual(
+      serverCommand.resolveServerCommand({
+        configured: ['~/nowhere/tea-lsp'],
+        home: '/home/u',
+        pathEnv: bin,
+        platform: 'linux',
+      }),
+      { ok: false, tried: ['tea.server.command: /home/u/nowhere/tea-lsp'] },
     );
 
+    // then the selected interpreter, if it has tea_lsp
+    const fromPython = serverCommand.resolveServerCommand({
+      configured: [],
+      pathEnv: bin,
+      platform: 'linux',
+      python,
+      hasModule,
+    });
+    assert.deepEqual(fromPython.command, {
+      command: python,
+      args: ['-m', 'tea_lsp', 'serve'],
+      source: 'python',
+    });
+    assert.deepEqual(probed, [python]);
+
+    // an interpreter without tea_lsp: tea-lsp from PATH (skipping a non-executable one)
     const fromPath = serverCommand.resolveServerCommand({
       configured: [],
       pathEnv: [noexec, bin].join(':'),
       platform: 'linux',
       python: '/usr/bin/python3',
+      hasModule: () => false,
     });
     assert.deepEqual(fromPath, {
-      command: path.join(bin, 'tea-lsp'),
-      args: ['serve'],
-      source: 'path',
+      ok: true,
+      command: { command: path.join(bin, 'tea-lsp'), args: ['serve'], source: 'path' },
+      tried: ['the selected Python interpreter: /usr/bin/python3 -m tea_lsp serve', 'tea-lsp on PATH'],
     });
 
-    const fromPython = serverCommand.resolveServerCommand({
-      configured: [],
-      pathEnv: noexec,
-      platform: 'linux',
-      python: '/venv/bin/python',
-    });
-    assert.deepEqual(fromPython, {
-      command: '/venv/bin/python',
-      args: ['-m', 'tea_lsp', 'serve'],
-      source: 'python',
-    });
-    assert.equal(
-      serverCommand.resolveServerCommand({ configured: [], pathEnv: '', platform: 'linux' })
-        .command,
-      'python3',
+    // nothing: not ok, with what was tried
+    assert.deepEqual(
+      serverCommand.resolveServerCommand({ configured: [], pathEnv: noexec, platform: 'linux' }),
+      { ok: false, tried: ['tea-lsp on PATH'] },
     );
     assert.equal(
       serverCommand.describeCommand({
@@ -180,6 +201,40 @@ test('server command: setting, then PATH, then the Python interpreter', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('run arguments: VS Code context told apart from input by shape', () => {
+  const uri = { scheme: 'file', path: '/w/a.tea.yaml', fsPath: '/w/a.tea.yaml' };
+  const prompt = { given: false };
+  const split = runInput.splitRunArguments;
+  assert.deepEqual(split([]), { target: undefined, input: prompt }); // command palette
+  assert.deepEqual(split(['file:///w/a.tea.yaml']), {
+    target: 'file:///w/a.tea.yaml',
+    input: prompt,
+  }); // code lens
+  assert.deepEqual(split([uri, { groupId: 0 }]), { target: uri, input: prompt }); // title button
+  assert.deepEqual(split([uri, [uri]]), { target: uri, input: prompt }); // explorer menu
+  assert.deepEqual(split([uri, { count: 2 }]), { target: uri, input: { given: true, value: { count: 2 } } });
+  assert.deepEqual(split([uri, '{"count": 2}']), {
+    target: uri,
+    input: { given: true, value: '{"count": 2}' },
+  });
+  assert.deepEqual(split([uri, null]), { target: uri, input: { given: true, value: null } });
+  // an input that merely contains groupId among other keys is input
+  assert.deepEqual(split([uri, { groupId: 1, n: 2 }]).input, {
+    given: true,
+    value: { groupId: 1, n: 2 },
+  });
+});
+
+test('the run command is on the title bar, the explorer menu and the palette', () => {
+  const menus = pkg.contributes.menus;
+  assert.deepEqual(
+    menus['editor/title/run'].map((m) => m.command),
+    ['tea.runWorkflow'],
+  );
+  assert.match(menus['explorer/context'][0].when, /tea\\.ya\?ml/);
+  assert.equal(menus.commandPalette[0].command, 'tea.runWorkflow');
 });
 
 test('run input: empty, a JSON object, or a clear error', () => {

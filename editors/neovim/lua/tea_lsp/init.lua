@@ -277,6 +277,65 @@ function M.run_lsp_command(command, ctx)
   M.run(bufnr, input)
 end
 
+-- ---- a missing server
+
+local warned_missing = false
+
+--- True when `bufnr` is a TEA workflow: a `*.tea.yaml`/`*.tea.yml` name or a top-level `nodes:`.
+---@param bufnr integer
+---@return boolean
+function M.is_workflow(bufnr)
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name:match('%.tea%.ya?ml$') then
+    return true
+  end
+  for _, line in ipairs(vim.api.nvim_buf_get_lines(bufnr, 0, 200, false)) do
+    if line:match([=[^["']?nodes["']?%s*:]=]) then
+      return true
+    end
+  end
+  return false
+end
+
+--- The command the enabled `tea_lsp` config starts, or nil (not enabled, or a function).
+---@return string[]?
+local function configured_cmd()
+  if not (has_011 and vim.lsp.is_enabled and vim.lsp.is_enabled('tea_lsp')) then
+    return nil
+  end
+  local ok, config = pcall(function()
+    return vim.lsp.config.tea_lsp
+  end)
+  if not ok or type(config) ~= 'table' or type(config.cmd) ~= 'table' then
+    return nil
+  end
+  return config.cmd
+end
+
+--- Warns once (vim.notify, WARN) when a workflow is opened and the server command of the
+--- enabled `tea_lsp` config is not an executable: Neovim itself would only write to its LSP log.
+---@param bufnr integer
+---@return boolean warned
+function M.check_server(bufnr)
+  if warned_missing or not M.is_workflow(bufnr) then
+    return false
+  end
+  local cmd = configured_cmd()
+  if cmd == nil or cmd[1] == nil or vim.fn.executable(cmd[1]) == 1 then
+    return false
+  end
+  warned_missing = true
+  notify(
+    ("the server command %q was not found, so TEA workflows get no diagnostics. Install tea-lsp "
+      .. "(from a clone: pip install /path/to/tea-lsp) where Neovim finds it on PATH, or set "
+      .. "vim.lsp.config('tea_lsp', { cmd = { '/path/to/venv/bin/tea-lsp', 'serve' } })"):format(
+      cmd[1]
+    ),
+    vim.log.levels.WARN
+  )
+  return true
+end
+
 --- Cancels the runs started from the current buffer.
 function M.cancel()
   local bufnr = vim.api.nvim_get_current_buf()

@@ -110,11 +110,24 @@ def test_render_data_renders_nested_strings() -> None:
 # ------------------------------------------------------------------ errors
 
 
-def test_undefined_values_fail_loudly_with_their_line() -> None:
-    assert err("{{ state.missing }}") == ("'dict object' has no attribute 'missing'", 1)
+def test_missing_keys_read_as_none_like_tea() -> None:
+    assert render_value("{{ state.missing }}", CTX) is None
+    assert render_value("a {{ state.missing }}", CTX) == "a None"
+    assert render_value("{{ state['missing'] }}", CTX) is None
+    assert render_value("{{ variables.missing }}", CTX) is None
+    assert render_value("{{ state.missing | tojson }}", CTX) == "null"
+    assert render_value("{{ [state.missing] }}", CTX) == [None]
+    assert render_value("{{ state.missing == none }}", CTX) is True
+    assert render_value("{{ state.missing is none }}", CTX) is True
+    assert render_value("{{ not state.missing }}", CTX) is True
+    assert render_value("{% for x in state.missing %}x{% endfor %}.", CTX) == "."
+    assert eval_condition("state.missing", CTX) is False
+
+
+def test_using_a_missing_key_further_fails_with_its_line() -> None:
     assert err("a\nb {{ state.missing + 1 }}") == ("'dict object' has no attribute 'missing'", 2)
-    assert err("\n\n{{\n state.missing }}") == ("'dict object' has no attribute 'missing'", 3)
-    assert err("{{ state.missing | tojson }}")[0] == "'dict object' has no attribute 'missing'"
+    assert err("\n\n{{\n state.missing.x }}") == ("'dict object' has no attribute 'missing'", 3)
+    assert err("{{ nope }}") == ("'nope' is undefined", 1)
 
 
 def test_optional_keys_read_safely() -> None:

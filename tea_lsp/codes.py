@@ -391,6 +391,18 @@ _ALL: tuple[Code, ...] = (
         "Checking is bounded so the editor never hangs.",
         "# a run: block of several megabytes\n",
     ),
+    Code(
+        "TEA316",
+        "unknown-lua-variable",
+        "lua",
+        W,
+        "Lua reads a key of `variables` that the file does not define.",
+        "Reports `variables.<key>` reads in Lua whose key is not in the file's `variables:` "
+        "mapping (quiet when Python code may write to `variables`, or the file extends or "
+        "imports others).",
+        "The read yields nil: usually a misspelt variable name.",
+        "variables: {greeting: hi}\n...\nrun: return { text = variables.greting }\n",
+    ),
     # ---- jinja
     Code(
         "TEA401",

@@ -31,6 +31,7 @@ from tea_lsp.langs.lua import compile_check, snippet_facts
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
+from tea_lsp.util import did_you_mean
 
 _CACHE_KEY = "state_flow"
 _RETURN_NAME = re.compile(r"\breturn[ \t]+([A-Za-z_]\w*)[ \t]*(?:$|;|--|\bend\b)", re.M)
@@ -119,6 +120,30 @@ def declared_variables(ctx: CheckContext) -> frozenset[str] | None:
         if _PY_WRITES_VARIABLES.search(node.code.text) or node.language not in ("python", "lua"):
             return None
     return frozenset(str(k) for k in wf.variables)
+
+
+_OR_DEFAULT = re.compile(r"""\s*['"]?\s*\]?\s*or\b""")
+
+
+def variable_problem(ctx: CheckContext, key: str, after: str = "") -> str | None:
+    """The message for reading ``variables.<key>`` when the file lacks it, else ``None``.
+
+    ``after``: the code right after the read; ``variables.x or default`` is an optional read.
+    """
+    declared = declared_variables(ctx)
+    if declared is None or key in declared or _OR_DEFAULT.match(after):
+        return None
+    return f"'variables.{key}' is not defined in 'variables'{did_you_mean(key, sorted(declared))}"
+
+
+def state_keys_at(ctx: CheckContext, node: Node) -> frozenset[str] | None:
+    """State keys possibly set when ``node`` (or its top-level node) starts.
+
+    ``None``: possibly any key (an opaque node may run before it). For checks of code that
+    reads the state (Lua, Python): a key outside this set is read before anything sets it.
+    """
+    flow = state_flow(ctx)
+    return None if flow is None else flow.keys_before(node)
 
 
 # --------------------------------------------------------------------------- computing

@@ -628,7 +628,9 @@ def check_template(
         problems.extend(_key_problems(result.reads, state_known, "state key", keys.why))
     if keys.variables is not None and "variables" in known_names:
         problems.extend(
-            _key_problems(result.var_reads, keys.variables, "variable", "is not in 'variables'")
+            _key_problems(
+                result.var_reads, keys.variables, "variable", "is not defined in 'variables'"
+            )
         )
     problems.sort(key=lambda p: (p.line, p.col or 0, p.kind))
     return problems

@@ -49,8 +49,8 @@ FALSY_STRINGS = frozenset({"", "false", "0", "no", "none"})
 MAX_OUTPUT = 10_000_000
 """Most characters of one string (or items of one list) a template may build."""
 
-DEFAULT_TIMEOUT = 60.0
-"""Seconds a rendering may take when the caller set no deadline."""
+DEFAULT_TIMEOUT = 30.0
+"""Seconds a rendering may take when the caller set no deadline (the default Lua timeout)."""
 
 _MAX_POWER_BITS = 100_000
 _MAX_REPEAT_ITEMS = MAX_OUTPUT

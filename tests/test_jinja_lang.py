@@ -128,6 +128,12 @@ def test_using_a_missing_key_further_fails_with_its_line() -> None:
     assert err("a\nb {{ state.missing + 1 }}") == ("'dict object' has no attribute 'missing'", 2)
     assert err("\n\n{{\n state.missing.x }}") == ("'dict object' has no attribute 'missing'", 3)
     assert err("{{ nope }}") == ("'nope' is undefined", 1)
+    assert err("{{ state.missing['x'] ~ 'a' }}") == ("'dict object' has no attribute 'missing'", 1)
+
+
+def test_a_missing_key_chained_still_takes_a_default() -> None:
+    assert render_value("{{ state.missing.x | default(1) }}", CTX) == 1
+    assert render_value("{{ state.missing['x'] is defined }}", CTX) is False
 
 
 def test_optional_keys_read_safely() -> None:

@@ -493,6 +493,8 @@ class TeaEnvironment(ImmutableSandboxedEnvironment):
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         tick()
+        if isinstance(obj, MissingKey):  # `state.nope.x | default(1)` works, as in TEA
+            return self.undefined(hint=obj._undefined_message)
         # JSON-like state: `state.items` is the key "items" when it exists, not dict.items.
         if isinstance(obj, dict) and isinstance(attribute, str):
             if attribute in obj:
@@ -503,6 +505,8 @@ class TeaEnvironment(ImmutableSandboxedEnvironment):
 
     def getitem(self, obj: Any, argument: Any) -> Any:
         tick()
+        if isinstance(obj, MissingKey):
+            return self.undefined(hint=obj._undefined_message)
         if (
             isinstance(obj, dict)
             and isinstance(argument, str)

@@ -79,7 +79,7 @@ class TemplateError(Exception):
 
 class _Budget(threading.local):
     deadline: float | None = None
-    seconds: float = DEFAULT_TIMEOUT
+    limit: str = "its deadline"  # for the message: "its time limit of 30 s", ...
 
 
 _budget = _Budget()
@@ -89,31 +89,35 @@ def tick() -> None:
     """Raise when the current rendering ran past its deadline."""
     deadline = _budget.deadline
     if deadline is not None and time.monotonic() > deadline:
-        raise SecurityError(f"the template ran past its time limit of {_budget.seconds:.1f} s")
+        raise SecurityError(f"the template ran past {_budget.limit}")
 
 
 @contextmanager
-def template_deadline(deadline: float | None) -> Iterator[None]:
+def template_deadline(deadline: float | None, limit: str = "its deadline") -> Iterator[None]:
     """Renderings in this block (this thread) stop at ``deadline`` (``time.monotonic()``).
 
-    ``None`` restores the default (:data:`DEFAULT_TIMEOUT` per rendering). Nested blocks keep
-    the earlier of the two deadlines.
+    ``limit`` names the limit in the error (``"the node's time limit of 5 s"``). ``None``
+    keeps the enclosing deadline (else the default: :data:`DEFAULT_TIMEOUT` per rendering).
+    Nested blocks keep the earlier of the two deadlines.
     """
-    saved = (_budget.deadline, _budget.seconds)
+    saved = (_budget.deadline, _budget.limit)
     if deadline is not None and (_budget.deadline is None or deadline < _budget.deadline):
         _budget.deadline = deadline
-        _budget.seconds = max(0.0, round(deadline - time.monotonic(), 3))
+        _budget.limit = limit
     try:
         yield
     finally:
-        _budget.deadline, _budget.seconds = saved
+        _budget.deadline, _budget.limit = saved
 
 
 @contextmanager
 def rendering_budget(deadline: float | None) -> Iterator[None]:
     """The budget of one rendering: ``deadline``, else the enclosing one, else the default."""
     if deadline is None and _budget.deadline is None:
-        deadline = time.monotonic() + DEFAULT_TIMEOUT
+        limit = f"its time limit of {DEFAULT_TIMEOUT:g} s"
+        with template_deadline(time.monotonic() + DEFAULT_TIMEOUT, limit):
+            yield
+        return
     with template_deadline(deadline):
         yield
 

@@ -3,8 +3,9 @@
 This package is the only place that imports ``jinja2``. Its parts:
 
 - :mod:`.env`: the sandboxed environment (immutable sandbox, built-in filters plus
-  ``tojson``/``fromjson``) and the limits every template runs under (a deadline and a size
-  cap on everything a template builds);
+  ``tojson``/``fromjson``), missing keys that read as none;
+- :mod:`.limits`: the limits every template runs under (a deadline and a size cap on
+  everything a template builds);
 - :mod:`.render`: rendering for the runner — :func:`render_value`, :func:`render_data`,
   :func:`eval_expression`, :func:`eval_condition` (thread-safe, compiled templates cached);
 - :mod:`.check`: analysis for the checker — :func:`check_template`, :func:`state_reads`.
@@ -39,18 +40,16 @@ from tea_lsp.langs.jinja.check import (
     state_reads,
 )
 from tea_lsp.langs.jinja.env import (
-    DEFAULT_TIMEOUT,
     FALSY_STRINGS,
     GLOBAL_NAMES,
-    MAX_OUTPUT,
     UPSTREAM_NAMES,
     TemplateError,
     environment,
     has_markup,
     known_filters,
     known_tests,
-    template_deadline,
 )
+from tea_lsp.langs.jinja.limits import DEFAULT_TIMEOUT, MAX_OUTPUT, template_deadline
 from tea_lsp.langs.jinja.render import (
     eval_condition,
     eval_expression,

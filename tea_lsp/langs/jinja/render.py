@@ -28,17 +28,15 @@ from tea_lsp.langs.jinja.check import CACHED_TEXT, analyze, condition_shorthand
 from tea_lsp.langs.jinja.env import (
     _FILE,
     FALSY_STRINGS,
-    MAX_OUTPUT,
     MissingKey,
     TeaEnvironment,
     TemplateError,
     environment,
     has_markup,
     normalize_message,
-    rendering_budget,
     reset_locks_after_fork,
-    tick,
 )
+from tea_lsp.langs.jinja.limits import MAX_OUTPUT, rendering_budget, tick
 
 _CACHE_SIZE = 1024
 

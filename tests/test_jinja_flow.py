@@ -105,7 +105,11 @@ def test_keys_set_by_python_or_actions_without_output_are_quiet() -> None:
           - name: py
             language: python
             run: |
-              return {"made_up": 1}
+              out = compute()
+              return out
+          - name: act
+            uses: http.get
+            with: {url: "http://localhost/"}
           - name: read
             run:
               type: expression
@@ -117,7 +121,7 @@ def test_keys_set_by_python_or_actions_without_output_are_quiet() -> None:
     )
 
 
-def test_keys_before_an_opaque_node_are_still_checked() -> None:
+def test_keys_set_only_later_are_read_before_they_are_set() -> None:
     assert diags(
         """
         name: before-opaque
@@ -138,7 +142,8 @@ def test_keys_before_an_opaque_node_are_still_checked() -> None:
             "TEA404",
             8,
             24,
-            "state key 'y' is not declared and no node provides it",
+            "state key 'y' is read before it is set: no path to this template passes through "
+            "'py', which sets it",
         )
     ]
 
@@ -259,3 +264,65 @@ def test_a_template_bomb_in_a_run_is_a_clean_tea608_error() -> None:
         "or items, the limit is 10000000",
     )
     assert time.monotonic() - t0 < 30
+
+
+def test_python_nodes_provide_the_keys_they_write_literally() -> None:
+    assert diags(
+        """
+        name: py-literal
+        state_schema: {x: int}
+        nodes:
+          - name: py
+            language: python
+            run: |
+              state["assigned"] = 1
+              state.update({"updated": 2})
+              return {"returned": 3}
+          - name: read
+            run:
+              type: expression
+              value: "{{ [state.assigned, state.updated, state.returned, state.retruned] }}"
+              output_key: out
+        """
+    ) == [
+        (
+            "TEA404",
+            14,
+            72,
+            "state key 'retruned' is not declared and no node provides it; "
+            "did you mean 'returned'?",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "out = {}\nreturn out",
+        "return {**state, 'a': 1}",
+        "for k in ks:\n    state[k] = 1",
+        "helper(state)",
+        "exec('x')",
+    ],
+)
+def test_python_nodes_whose_keys_are_unknown_are_opaque(code: str) -> None:
+    body = textwrap.indent(code, " " * 14)
+    assert (
+        diags(
+            f"""
+        name: py-opaque
+        state_schema: {{x: int}}
+        nodes:
+          - name: py
+            language: python
+            run: |
+{body}
+          - name: read
+            run:
+              type: expression
+              value: "{{{{ state.anything }}}}"
+              output_key: out
+        """
+        )
+        == []
+    )

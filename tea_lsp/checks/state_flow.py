@@ -8,8 +8,9 @@ mapping keys, ``item_var``/``index_var`` inside a ``dynamic_parallel`` node, and
 (:func:`tea_lsp.model.routing.successors`: ``goto``, edges, list order, fan-outs, handlers),
 so a key set anywhere on a cycle counts everywhere on it.
 
-*Opaque* nodes could set any key: code in another language than Lua (Python, Prolog),
-Lua whose returned keys cannot be read literally, an action without a declared ``output``,
+Python nodes provide the keys of dict literals they return and of ``state['k'] = ...``
+assignments. *Opaque* nodes could set any key: Prolog (or another language's) code, Lua or
+Python whose keys cannot be read literally, an action without a declared ``output``,
 a node with an ``interrupt``; a node with ``steps`` or a loop ``body`` is opaque when one of
 its sub-nodes is. Below an opaque node (on any path)
 nothing is reported. When the routes cannot be followed (a misspelt node name, a node
@@ -18,6 +19,7 @@ nobody reaches), the whole file's keys are used instead of the path's.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import deque
 from dataclasses import dataclass
@@ -205,7 +207,14 @@ def _one_node(node: Node, default_language: str) -> Provides:
     if node.uses is not None and not node.output_key and not isinstance(out, YMap):
         opaque = True  # an action's result mapping is merged into the state
     if node.code is not None:
-        if resolve_language(node, default_language) != "lua":
+        language = resolve_language(node, default_language)
+        if language == "python":
+            py_keys = _python_provides(node.code.text)
+            if py_keys is None:
+                opaque = True
+            else:
+                keys |= py_keys
+        elif language != "lua":
             opaque = True
         else:
             lua_keys = _lua_provides(node.code.text)
@@ -234,6 +243,86 @@ def _lua_provides(code: str) -> frozenset[str] | None:
     if any(n not in ("state",) and not re.search(rf"\b{n}\s*=\s*\{{", code) for n in names):
         return None  # `return x` where x is not a table built here (a value or a copy)
     return facts.return_keys | lua_returned_keys(code)
+
+
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_STATE_WRITERS = frozenset({"update", "setdefault", "__setitem__"})
+_DYNAMIC = frozenset({"exec", "eval", "globals", "locals", "vars", "setattr"})
+
+
+def _str_key(node: ast.AST | None) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _python_provides(code: str) -> frozenset[str] | None:
+    """Keys a Python node sets, or ``None`` when they cannot be read literally.
+
+    Read: dict literals it returns, ``state['k'] = ...``, ``state.update({...})`` /
+    ``state.update(k=...)``, ``state.setdefault('k', ...)``. Unknown: another returned value,
+    computed keys, ``**``, ``state`` used as a whole (passed, aliased), ``exec``/``eval``.
+    ``{{ }}``/``{% %}`` are masked first (TEA renders the code before running it).
+    """
+    masked = _JINJA.sub(lambda m: "None" + "\n" * m.group(0).count("\n"), code)
+    try:
+        tree = ast.parse(masked)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    keys: set[str] = set()
+    attached = {
+        id(n.value)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Subscript | ast.Attribute) and isinstance(n.value, ast.Name)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == "state" and id(node) not in attached:
+            return None  # the whole state passed on or aliased
+        if isinstance(node, ast.Return):
+            value = node.value
+            if value is None or (isinstance(value, ast.Constant) and value.value is None):
+                continue
+            if not isinstance(value, ast.Dict):
+                return None  # a dict built elsewhere: its keys are unknown
+            for k in value.keys:
+                key = None if k is None else _str_key(k)
+                if key is None:
+                    return None  # `**other` or a computed key
+                keys.add(key)
+        elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+            if isinstance(node.value, ast.Name) and node.value.id == "state":
+                key = _str_key(node.slice)
+                if key is None:
+                    return None
+                keys.add(key)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id in _DYNAMIC:
+                return None
+            if (
+                isinstance(func, ast.Attribute)
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "state"
+                and func.attr in _STATE_WRITERS
+            ):
+                literal = len(node.args) == 1 and isinstance(node.args[0], ast.Dict)
+                if func.attr == "update" and literal and not node.keywords:
+                    assert isinstance(node.args[0], ast.Dict)
+                    found = [None if k is None else _str_key(k) for k in node.args[0].keys]
+                    if any(k is None for k in found):
+                        return None
+                    keys.update(k for k in found if k is not None)
+                elif func.attr == "update" and not node.args:
+                    keys.update(kw.arg for kw in node.keywords if kw.arg)
+                    if any(kw.arg is None for kw in node.keywords):
+                        return None
+                elif func.attr in ("setdefault", "__setitem__") and node.args:
+                    key = _str_key(node.args[0])
+                    if key is None:
+                        return None
+                    keys.add(key)
+                else:
+                    return None
+    return frozenset(keys)
 
 
 _ANY = None

@@ -10,7 +10,12 @@ import time
 import pytest
 
 from tea_lsp.analysis import analyze
+from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.state_flow import code_state_key_problem, state_keys_at, variable_problem
+from tea_lsp.config import Config
 from tea_lsp.engine import RunOptions, run_workflow
+from tea_lsp.model.build import build_workflow
+from tea_lsp.syntax.yaml_tree import YMap, parse_yaml
 
 
 def diags(
@@ -326,3 +331,41 @@ def test_python_nodes_whose_keys_are_unknown_are_opaque(code: str) -> None:
         )
         == []
     )
+
+
+def _ctx(text: str) -> CheckContext:
+    text = textwrap.dedent(text)
+    parsed = parse_yaml(text)
+    doc = parsed.documents[0]
+    assert isinstance(doc.root, YMap)
+    return CheckContext(text, "wf.yaml", parsed.lines, doc, build_workflow(doc.root), Config())
+
+
+def test_code_state_key_problem_for_code_checks() -> None:
+    ctx = _ctx(
+        """
+        name: lua-flow
+        input_schema: {properties: {q: {type: string}}}
+        nodes:
+          - name: first
+            run: |
+              return { a = state.q .. state.b }
+          - name: second
+            run: |
+              return { b = state.a }
+        """
+    )
+    wf = ctx.workflow
+    assert wf is not None
+    first, second = wf.by_name["first"], wf.by_name["second"]
+    assert code_state_key_problem(ctx, first, "q") is None
+    assert code_state_key_problem(ctx, first, "b") == (
+        "state key 'b' is read before it is set: no path to this node passes through "
+        "'second', which sets it"
+    )
+    assert code_state_key_problem(ctx, second, "a") is None
+    assert code_state_key_problem(ctx, second, "qq") == (
+        "state key 'qq' is not declared and no node provides it; did you mean 'q'?"
+    )
+    assert state_keys_at(ctx, second) == frozenset({"q", "a"})
+    assert variable_problem(ctx, "x") is None  # no 'variables' in the file

@@ -46,7 +46,6 @@ from tea_lsp.langs.jinja import (
 )
 from tea_lsp.model.workflow import Node, Snippet, Workflow
 from tea_lsp.syntax.embedded import SnippetMap
-from tea_lsp.util import quote_list, suggest
 
 _CODES = {
     "syntax": "TEA401",
@@ -92,9 +91,9 @@ def check(ctx: CheckContext) -> None:
             snip.text, expression=snip.expression, known_names=names, condition=condition, keys=keys
         ):
             message = problem.message
-            if problem.kind == "state_key":
+            if problem.kind == "state_key" and problem.name != "parallel_results":
                 assert flow is not None and state_keys is not None
-                found = _state_key_message(flow, problem, state_keys)
+                found = flow.key_message(problem.name or "", state_keys)
                 if found is None:
                     continue
                 message = found
@@ -122,31 +121,6 @@ def _state_keys(
         return None
     extra = {n for n in names if n not in _BASE_NAMES and n != "result"}  # item/index, ...
     return keys | extra if extra else keys
-
-
-def _state_key_message(
-    flow: StateFlow, problem: TemplateProblem, available: frozenset[str]
-) -> str | None:
-    """The message for a key not set where it is read, or ``None`` to stay quiet."""
-    key = problem.name or ""
-    if key == "parallel_results":
-        return problem.message
-    hint = suggest(key, sorted(available))
-    dym = f"; did you mean '{hint}'?" if hint else ""
-    if key in flow.everywhere:
-        if not flow.strict:
-            return None  # the input may hold it
-        setters = flow.setters(key)
-        if not setters:
-            return None  # declared: provided from the start
-        return (
-            f"state key '{key}' is read before it is set: no path to this template passes "
-            f"through {' or '.join(quote_list([n]) for n in setters)}, which "
-            f"{'sets' if len(setters) == 1 else 'set'} it{dym}"
-        )
-    if not flow.strict and hint is None:
-        return None  # perhaps an input key
-    return f"state key '{key}' is not declared and no node provides it{dym}"
 
 
 def _span(smap: SnippetMap, p: TemplateProblem, ctx: CheckContext) -> Span:

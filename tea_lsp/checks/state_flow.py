@@ -33,7 +33,7 @@ from tea_lsp.langs.lua import compile_check, snippet_facts
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
-from tea_lsp.util import did_you_mean
+from tea_lsp.util import did_you_mean, suggest
 
 _CACHE_KEY = "state_flow"
 _RETURN_NAME = re.compile(r"\breturn[ \t]+([A-Za-z_]\w*)[ \t]*(?:$|;|--|\bend\b)", re.M)
@@ -86,6 +86,30 @@ class StateFlow:
         """Top-level nodes that provide ``key``, in file order."""
         return [n for n, p in self.nodes.items() if key in p.keys]
 
+    def key_message(self, key: str, available: frozenset[str]) -> str | None:
+        """The problem with reading ``key`` where ``available`` keys are set, or ``None``.
+
+        Without ``state_schema``/``input_schema`` the run's input may hold any key: only a
+        key that nothing provides and that is close to an available one (a typo) is reported.
+        """
+        if key in available:
+            return None
+        hint = suggest(key, sorted(available))
+        dym = f"; did you mean '{hint}'?" if hint else ""
+        if key in self.everywhere:
+            setters = self.setters(key)
+            if not self.strict or not setters:
+                return None  # the input may hold it, or it is declared
+            through = " or ".join(f"'{n}'" for n in setters)
+            verb = "sets" if len(setters) == 1 else "set"
+            return (
+                f"state key '{key}' is read before it is set: no path to this template passes "
+                f"through {through}, which {verb} it{dym}"
+            )
+        if not self.strict and hint is None:
+            return None  # perhaps an input key
+        return f"state key '{key}' is not declared and no node provides it{dym}"
+
 
 def state_flow(ctx: CheckContext) -> StateFlow | None:
     """The document's state flow, computed once per document (``None`` without a workflow)."""
@@ -136,6 +160,25 @@ def variable_problem(ctx: CheckContext, key: str, after: str = "") -> str | None
     if declared is None or key in declared or _OR_DEFAULT.match(after):
         return None
     return f"'variables.{key}' is not defined in 'variables'{did_you_mean(key, sorted(declared))}"
+
+
+def code_state_key_problem(
+    ctx: CheckContext, node: Node, key: str, extra: frozenset[str] = frozenset()
+) -> str | None:
+    """For checks of code that reads ``state.<key>`` while ``node`` runs (Lua, Python): the
+    problem with that read, or ``None`` (same policy as templates, TEA404).
+
+    ``extra``: keys the node also sees (``item``/``index`` inside a ``dynamic_parallel``).
+    A sub-node (``steps``, loop ``body``) sees what its whole top-level node sets.
+    """
+    flow = state_flow(ctx)
+    if flow is None:
+        return None
+    keys = flow.keys_before(node) if node.parent is None else flow.keys_after(node)
+    if keys is None:
+        return None
+    message = flow.key_message(key, keys | extra)
+    return None if message is None else message.replace("this template", "this node")
 
 
 def state_keys_at(ctx: CheckContext, node: Node) -> frozenset[str] | None:

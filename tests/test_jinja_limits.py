@@ -151,6 +151,14 @@ SIZE_ATTACKS = [
         f"line 1: the result of '%' is too large: 20000004 {LIMIT}",
     ),
     (
+        "{{ '{0!r}'.format([big] * 10000000) }}",
+        f"line 1: the result of str.format is too large: 20000002 {LIMIT}",
+    ),
+    (
+        "{{ '%(a)s' % {'a': [big] * 10000000} }}",
+        f"line 1: the result of '%' is too large: 20000011 {LIMIT}",
+    ),
+    (
         "{{ [[1] * 10000000] * 10000000 }}",
         "line 1: the template's value is too large: more than 10000000 items",
     ),

@@ -166,7 +166,7 @@ def check_printf(what: str, fmt: str, args: Any) -> None:
             else:
                 total += _check_number_text(what, group)
     for v in values:
-        total += text_size(v.values() if isinstance(v, dict) else v)
+        total += text_size(list(v.values()) if isinstance(v, dict) else v)
     check_size(what, total)
 
 
@@ -176,6 +176,11 @@ class BoundedFormatter(SandboxedFormatter):
     def __init__(self, env: jinja2.Environment) -> None:
         super().__init__(env)
         self.total = 0
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion is not None:  # `{0!r}` builds the text before format_field sees it
+            check_size("str.format", self.total + text_size(value))
+        return super().convert_field(value, conversion)
 
     def format_field(self, value: Any, format_spec: str) -> Any:
         tick()

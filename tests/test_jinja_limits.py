@@ -130,6 +130,10 @@ SIZE_ATTACKS = [
         f"line 1: the result of 'replace' is too large: 1000000000 {LIMIT}",
     ),
     (
+        "{{ big.encode().replace('x'.encode(), ('y' * 1000).encode()) }}",
+        f"line 1: the result of 'replace' is too large: 1000000000 {LIMIT}",
+    ),
+    (
         "{{ big.translate({120: 'y' * 1000}) }}",
         f"line 1: the result of 'translate' is too large: 1000000000 {LIMIT}",
     ),

@@ -236,7 +236,7 @@ def _pre_replace(args: list[Any], kwargs: dict[str, Any]) -> None:
     check_size("'replace'", _replace_size(s, old, new, count))
 
 
-def _replace_size(s: str, old: str, new: str, count: Any) -> int:
+def _replace_size(s: Any, old: Any, new: Any, count: Any) -> int:
     hits = s.count(old) if old else len(s) + 1
     if as_int(count) is not None and count >= 0:
         hits = min(hits, count)
@@ -357,8 +357,9 @@ def check_str_method(obj: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any])
         if isinstance(items, list | tuple):
             check_size(what, text_size(items) + len(items) * len(s))
         args = (items, *args[1:])
-    elif name == "replace" and len(args) >= 2 and isinstance(s, str):
-        if isinstance(args[0], str) and isinstance(args[1], str):
+    elif name == "replace" and len(args) >= 2:
+        kind = str if isinstance(s, str) else bytes
+        if isinstance(args[0], kind) and isinstance(args[1], kind):
             count = args[2] if len(args) > 2 else kwargs.get("count", -1)
             check_size(what, _replace_size(s, args[0], args[1], count))
     elif name == "translate" and args and isinstance(args[0], Mapping):

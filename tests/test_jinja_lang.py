@@ -396,6 +396,21 @@ def test_check_template_state_keys() -> None:
     assert problems(text) == []  # no state_keys: no key checks
 
 
+def test_optional_reads_are_guarded_by_default_defined_and_truth_tests() -> None:
+    keys = frozenset({"count"})
+    guarded = (
+        "{{ state.user.name | default('anon') }} {{ state.a.b is defined }}"
+        "{% if state.flag %}{{ state.flag }}{% endif %}"
+        "{% if not state.off and state.on.x %}{{ state.on.x }}{% endif %}"
+        "{{ state.pick if state.pick else 1 }} {{ state.nothing is none }}"
+    )
+    assert problems(guarded, state_keys=keys) == []
+    compared = "{% if state.level > 1 %}x{% endif %}"
+    assert [p[4] for p in problems(compared, state_keys=keys)] == [
+        "state key 'level' is not declared in state_schema and no node provides it"
+    ]
+
+
 def test_state_reads() -> None:
     text = "{{ state.a }}\n{{ state['b'] ~ state.c.d }} {{ state.get('x') }} {{ other.e }}"
     assert state_reads(text, expression=False) == [("a", 1, 9), ("b", 2, 9), ("c", 2, 22)]

@@ -204,6 +204,7 @@ class _Walk:
     locals_: set[str] = field(default_factory=set)
     reads: list[tuple[str, int, bool]] = field(default_factory=list)  # (key, token idx, guarded)
     var_reads: list[tuple[str, int, bool]] = field(default_factory=list)
+    guards: set[int] = field(default_factory=set)  # ids of reads that are guarded
 
 
 def _target_names(target: nodes.Node) -> set[str]:
@@ -241,15 +242,38 @@ def _assigned(body: list[nodes.Node]) -> set[str]:
     return names
 
 
-def _guarded(node: nodes.Node, parent: nodes.Node | None) -> bool:
-    if isinstance(parent, nodes.Test) and parent.node is node:
-        return parent.name in ("defined", "undefined")
-    if isinstance(parent, nodes.Filter) and parent.node is node:
-        return parent.name in ("default", "d")
-    return False
+_GUARDS = frozenset({"default", "d", "defined", "undefined", "none"})  # filters and tests
+
+
+def _chain(node: nodes.Node) -> list[nodes.Node]:
+    """``state.a.b``: the reads ``state.a.b`` and ``state.a`` (outermost first)."""
+    out: list[nodes.Node] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        out.append(node)
+        node = node.node
+    return out
+
+
+def _truth_tested(test: nodes.Node) -> list[nodes.Node]:
+    """Reads whose truth a test checks: ``x``, ``not x``, ``x and y``, ``x or y``."""
+    if isinstance(test, nodes.Not):
+        return _truth_tested(test.node)
+    if isinstance(test, nodes.And | nodes.Or):
+        return _truth_tested(test.left) + _truth_tested(test.right)
+    return _chain(test)
+
+
+def _mark_guards(w: _Walk, node: nodes.Node) -> None:
+    """A read under ``| default``, ``is defined`` or tested by ``if`` may be missing."""
+    if isinstance(node, nodes.Filter | nodes.Test) and node.name in _GUARDS:
+        if node.node is not None:
+            w.guards.update(id(n) for n in _chain(node.node))
+    elif isinstance(node, nodes.If | nodes.CondExpr):
+        w.guards.update(id(n) for n in _truth_tested(node.test))
 
 
 def _walk(w: _Walk, node: nodes.Node, bound: frozenset[str], parent: nodes.Node | None) -> None:
+    _mark_guards(w, node)
     if isinstance(node, nodes.Name):
         if node.ctx == "load" and node.name not in bound:
             idx = w.parser.name_tokens.get(id(node))
@@ -342,7 +366,7 @@ def _state_read(
     if toks[idx + 1][0].type != sep or toks[idx + 2][0].type != expected:
         return
     target = w.reads if base.name == "state" else w.var_reads
-    target.append((key, idx + 2, _guarded(node, parent)))
+    target.append((key, idx + 2, id(node) in w.guards))
 
 
 @lru_cache(maxsize=8)

@@ -84,13 +84,10 @@ def clear_caches() -> None:
     """Forget every per-snippet result (Lua and, when present, compiled templates)."""
     lua.compile_check.cache_clear()
     lua.snippet_facts.cache_clear()
-    try:
-        from tea_lsp.langs import jinja
-    except ImportError:  # pragma: no cover - the Jinja half may not exist yet
-        return
-    cache: Any = getattr(jinja, "_cache", None)
-    if cache is not None and hasattr(cache, "clear"):
-        cache.clear()
+    from tea_lsp.langs.jinja import check, render
+
+    render._cache.clear()
+    check._analyze_cached.cache_clear()
 
 
 def median_ms(fn: Callable[[], Any], repeat: int, setup: Callable[[], None] | None = None) -> float:

@@ -580,6 +580,18 @@ _ALL: tuple[Code, ...] = (
         "the assignment is lost.",
         "nodes:\n  - name: a\n    run: |\n      state.count = 1\n      return {}\n",
     ),
+    Code(
+        "TEA316",
+        "unknown-lua-variable",
+        "lua",
+        W,
+        "Lua reads a key of `variables` that the file does not define.",
+        "Reports `variables.<key>` reads in Lua whose key is not in the file's `variables:` "
+        "mapping (quiet when Python code may write to `variables`, or the file extends or "
+        "imports others).",
+        "The read yields nil: usually a misspelt variable name.",
+        "variables: {greeting: hi}\n...\nrun: return { text = variables.greting }\n",
+    ),
     # ---- jinja
     Code(
         "TEA401",
@@ -607,8 +619,9 @@ _ALL: tuple[Code, ...] = (
         "jinja",
         E,
         "A template reads an undefined name.",
-        "Reports names other than `state`, `variables`, `result` where defined, "
-        "`parallel_results` at a fan-in and `item`/`index` in dynamic parallel.",
+        "Reports names other than `state`, `variables`, `secrets`, `settings`, `data`, `env`, "
+        "`checkpoint`, `result` where defined, `parallel_results` at a fan-in and "
+        "`item`/`index` in dynamic parallel.",
         "Undefined names render as empty strings or fail.",
         "with: {text: '{{ stat.x }}'}\n",
     ),
@@ -618,9 +631,25 @@ _ALL: tuple[Code, ...] = (
         "jinja",
         W,
         "A template reads a state key nothing provides.",
-        "With a `state_schema`, reports `state.<key>` reads in templates that nothing provides.",
-        "The read yields an undefined value, usually a misspelt key.",
+        "Follows the paths from the entry: reports `state.<key>` reads (and the condition "
+        "shorthand `flag`/`!flag`) of keys that no declaration and no earlier node provides. "
+        "Quiet below nodes that could set any key (Python or Prolog code, actions without "
+        "`output`). Without `state_schema` or `input_schema` (the input may hold any key), "
+        "only keys close to a provided one are reported.",
+        "The read yields none: usually a misspelt key or a key set too late.",
         "state_schema: {count: int}\n...\nwith: {n: '{{ state.cuont }}'}\n",
+    ),
+    Code(
+        "TEA405",
+        "unknown-template-variable",
+        "jinja",
+        W,
+        "A template reads a key of `variables` that the file does not define.",
+        "Reports `variables.<key>` reads in templates whose key is not in the file's "
+        "`variables:` mapping (quiet when Python code may write to `variables`, or the file "
+        "extends or imports others).",
+        "The read yields none: usually a misspelt variable name.",
+        "variables: {greeting: hi}\n...\nwith: {text: '{{ variables.greting }}'}\n",
     ),
     # ---- actions
     Code(

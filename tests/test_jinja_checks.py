@@ -37,7 +37,7 @@ def test_result_is_known_in_outputs_and_conditions_only() -> None:
           - name: loop
             type: while_loop
             max_iterations: 2
-            condition: result
+            condition: result.ok
             body:
               - name: wait
                 uses: time.sleep
@@ -106,7 +106,7 @@ def test_edge_conditions_from_a_fan_in_see_parallel_results() -> None:
           - {from: a, to: j}
           - {from: b, to: j}
           - {from: j, to: k, when: "parallel_results | length == 2"}
-          - {from: s, to: k, condition: "parallel_results"}
+          - {from: s, to: k, condition: "parallel_results | length > 0"}
           - {from: k, to: __end__}
         """
     assert lines(text) == [
@@ -142,10 +142,6 @@ def test_state_keys_from_every_provider() -> None:
               local out = { built = 1 }
               out.later = 2
               return out
-          - name: py
-            language: python
-            run: |
-              return {"from_py": 1}
           - name: expr
             run: {type: expression, value: "1", output_key: from_expr}
           - name: act
@@ -154,18 +150,24 @@ def test_state_keys_from_every_provider() -> None:
               data:  >-
                 {{ state.declared }} {{ state.initial }} {{ state.from_input }}
                 {{ state.from_lua }} {{ state.quoted }} {{ state.built }} {{ state.later }}
-                {{ state.from_py }} {{ state.from_expr }} {{ state.from_output }}
-                {{ state.mapped }} {{ state.result }}
+                {{ state.from_expr }}
             output: from_output
           - name: act2
             uses: json.stringify
             with: {data:  1}
             output:
-              mapped: "{{ state.nowhere }}"
+              mapped: "{{ state.from_output }} {{ state.nowhere }}"
+          - name: act3
+            uses: json.stringify
+            with: {value: "{{ state.mapped }}"}
+          - name: py
+            language: python
+            run: |
+              return {"from_py": 1}
         """
     assert lines(text) == [
-        f"{PATH}:34:25: warning[TEA404] state key 'nowhere' is not declared in state_schema "
-        "and no node provides it",
+        f"{PATH}:29:49: warning[TEA404] state key 'nowhere' is not declared and no node "
+        "provides it",
     ]
 
 
@@ -261,6 +263,5 @@ def test_keys_returned_by_lua_nodes_count_as_provided() -> None:
             with: {data:  "{{ [state.a, state.d, state.result, state.declared, state.c] }}"}
         """
     assert lines(text) == [
-        f"{PATH}:10:78: warning[TEA404] state key 'c' is not declared in state_schema and no "
-        "node provides it"
+        f"{PATH}:10:78: warning[TEA404] state key 'c' is not declared and no node provides it"
     ]

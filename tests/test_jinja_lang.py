@@ -110,11 +110,30 @@ def test_render_data_renders_nested_strings() -> None:
 # ------------------------------------------------------------------ errors
 
 
-def test_undefined_values_fail_loudly_with_their_line() -> None:
-    assert err("{{ state.missing }}") == ("'dict object' has no attribute 'missing'", 1)
+def test_missing_keys_read_as_none_like_tea() -> None:
+    assert render_value("{{ state.missing }}", CTX) is None
+    assert render_value("a {{ state.missing }}", CTX) == "a None"
+    assert render_value("{{ state['missing'] }}", CTX) is None
+    assert render_value("{{ variables.missing }}", CTX) is None
+    assert render_value("{{ state.missing | tojson }}", CTX) == "null"
+    assert render_value("{{ [state.missing] }}", CTX) == [None]
+    assert render_value("{{ state.missing == none }}", CTX) is True
+    assert render_value("{{ state.missing is none }}", CTX) is True
+    assert render_value("{{ not state.missing }}", CTX) is True
+    assert render_value("{% for x in state.missing %}x{% endfor %}.", CTX) == "."
+    assert eval_condition("state.missing", CTX) is False
+
+
+def test_using_a_missing_key_further_fails_with_its_line() -> None:
     assert err("a\nb {{ state.missing + 1 }}") == ("'dict object' has no attribute 'missing'", 2)
-    assert err("\n\n{{\n state.missing }}") == ("'dict object' has no attribute 'missing'", 3)
-    assert err("{{ state.missing | tojson }}")[0] == "'dict object' has no attribute 'missing'"
+    assert err("\n\n{{\n state.missing.x }}") == ("'dict object' has no attribute 'missing'", 3)
+    assert err("{{ nope }}") == ("'nope' is undefined", 1)
+    assert err("{{ state.missing['x'] ~ 'a' }}") == ("'dict object' has no attribute 'missing'", 1)
+
+
+def test_a_missing_key_chained_still_takes_a_default() -> None:
+    assert render_value("{{ state.missing.x | default(1) }}", CTX) == 1
+    assert render_value("{{ state.missing['x'] is defined }}", CTX) is False
 
 
 def test_optional_keys_read_safely() -> None:
@@ -375,6 +394,21 @@ def test_check_template_state_keys() -> None:
         ("name", 1, 3, 8, "undefined name 'count' in template; did you mean 'state.count'?")
     ]
     assert problems(text) == []  # no state_keys: no key checks
+
+
+def test_optional_reads_are_guarded_by_default_defined_and_truth_tests() -> None:
+    keys = frozenset({"count"})
+    guarded = (
+        "{{ state.user.name | default('anon') }} {{ state.a.b is defined }}"
+        "{% if state.flag %}{{ state.flag }}{% endif %}"
+        "{% if not state.off and state.on.x %}{{ state.on.x }}{% endif %}"
+        "{{ state.pick if state.pick else 1 }} {{ state.nothing is none }}"
+    )
+    assert problems(guarded, state_keys=keys) == []
+    compared = "{% if state.level > 1 %}x{% endif %}"
+    assert [p[4] for p in problems(compared, state_keys=keys)] == [
+        "state key 'level' is not declared in state_schema and no node provides it"
+    ]
 
 
 def test_state_reads() -> None:

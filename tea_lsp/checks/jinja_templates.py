@@ -1,14 +1,18 @@
-"""TEA401–TEA404: templates parsed with the runner's own sandboxed Jinja environment.
+"""TEA401–TEA405: templates parsed with the runner's own sandboxed Jinja environment.
 
 Every Jinja snippet of the model (``with:`` values, ``output`` mappings, conditions — with or
 without ``{{ }}`` — ``items`` and expression runs) is checked for syntax errors (TEA401),
-unknown filters and tests (TEA402), undefined names (TEA403) and, with a ``state_schema``,
-``state.<key>`` reads that nothing provides (TEA404), at exact positions in the YAML file.
+unknown filters and tests (TEA402), undefined names (TEA403), ``state.<key>`` reads that
+nothing provides on the way to the template (TEA404, see :mod:`tea_lsp.checks.state_flow`)
+and ``variables.<key>`` reads of keys the file's ``variables`` lacks (TEA405), at exact
+positions in the YAML file.
 
 Names a template may use, per place (the runner builds the same contexts):
 
 ============================================  ==============================================
-every template                                ``state``, ``variables`` and Jinja's globals
+every template                                ``state``, ``variables``, ``secrets``,
+                                              ``settings``, ``data``, ``env``, ``checkpoint``
+                                              and Jinja's globals
 ``output`` (string or mapping)                + ``result`` (the node's result)
 ``goto`` rule ``if``, edge ``condition``/``when``  + ``result`` (the source node's result)
 ``while_loop`` ``condition``, ``items``       nothing more
@@ -19,18 +23,27 @@ inside a ``dynamic_parallel`` node (its       + ``item_var`` / ``index_var`` (de
 ``items``, ``goto`` or edges
 ============================================  ==============================================
 
-State keys provided (TEA404): ``state_schema`` and ``initial_state`` keys, ``input_schema``
-properties, every ``output``/``output_key`` name and ``output`` mapping key, keys literally
-returned by Lua (``return { k = ... }``, or ``t.k = ...`` when ``return t``) and Python code,
-``result`` when some code returns a non-table value, and ``parallel_results`` at fan-ins.
+Conditions accept TEA's shorthand: ``flag`` reads ``state.flag``, ``!flag`` its negation.
+
+State keys (TEA404): a template in a node's ``with:``, ``items`` or expression sees the keys
+set on some path to the node; its ``output``, conditions, ``goto`` rules and edges leaving it
+also see what the node itself sets. Without ``state_schema``/``input_schema`` the run's input
+may hold any key, so only a key that nothing in the file provides *and* that is close to an
+available one (a typo) is reported.
 """
 
 from __future__ import annotations
 
 from tea_lsp.checks.base import CheckContext
-from tea_lsp.checks.lua_common import provided_state_keys
+from tea_lsp.checks.state_flow import StateFlow, declared_variables, state_flow
 from tea_lsp.diagnostics import Severity, Span
-from tea_lsp.langs.jinja import TemplateProblem, check_template
+from tea_lsp.langs.jinja import (
+    UPSTREAM_NAMES,
+    KeyScope,
+    TemplateProblem,
+    check_template,
+    has_markup,
+)
 from tea_lsp.model.workflow import Node, Snippet, Workflow
 from tea_lsp.syntax.embedded import SnippetMap
 
@@ -40,8 +53,10 @@ _CODES = {
     "filter": "TEA402",
     "name": "TEA403",
     "state_key": "TEA404",
+    "variable": "TEA405",
 }
-_BASE_NAMES = frozenset({"state", "variables"})
+_BASE_NAMES = frozenset({"state", "variables"}) | UPSTREAM_NAMES
+_BEFORE_ROLES = ("with.", "with[", "items", "expression", "run")
 
 
 def check(ctx: CheckContext) -> None:
@@ -52,9 +67,12 @@ def check(ctx: CheckContext) -> None:
     if not snippets:
         return
     scope = _Scopes(wf)
-    keys = provided_state_keys(ctx) if wf.state_schema is not None else None
+    flow = state_flow(ctx)
+    variables = declared_variables(ctx)
     limit = ctx.config.max_snippet_bytes
     for snip in snippets:
+        if snip.role == "expression" and not has_markup(snip.text):
+            continue  # TEA's Python engine evaluates it as Python (after rendering markup)
         smap = SnippetMap.for_scalar(snip.scalar, ctx.lines)
         size = len(snip.text.encode("utf-8", "surrogatepass"))
         if size > limit:
@@ -66,15 +84,43 @@ def check(ctx: CheckContext) -> None:
             )
             continue
         names = scope.names(snip)
-        state_keys = None
-        if keys is not None:
-            state_keys = keys | {"parallel_results"} if "parallel_results" in names else keys
+        state_keys = _state_keys(flow, scope, snip, names)
+        condition = snip.expression and snip.role in ("condition", "when")
+        keys = KeyScope(state_keys, variables=variables)
         for problem in check_template(
-            snip.text, expression=snip.expression, known_names=names, state_keys=state_keys
+            snip.text, expression=snip.expression, known_names=names, condition=condition, keys=keys
         ):
+            message = problem.message
+            if problem.kind == "state_key" and problem.name != "parallel_results":
+                assert flow is not None and state_keys is not None
+                found = flow.key_message(problem.name or "", state_keys)
+                if found is None:
+                    continue
+                message = found
             severity = Severity.WARNING if problem.kind == "limit" else None
             span = _span(smap, problem, ctx)
-            ctx.report(_CODES[problem.kind], span, problem.message, severity=severity)
+            ctx.report(_CODES[problem.kind], span, message, severity=severity)
+
+
+def _state_keys(
+    flow: StateFlow | None, scope: _Scopes, snip: Snippet, names: frozenset[str]
+) -> frozenset[str] | None:
+    """The state keys possibly set when ``snip`` is rendered (``None``: possibly any)."""
+    if flow is None:
+        return None
+    source = scope.edge_source.get(id(snip))
+    node = snip.node if source is None else scope.by_name.get(source)
+    if node is None:
+        return None if flow.any_opaque else flow.everywhere
+    top = node.top()
+    if node is top and snip.role.startswith(_BEFORE_ROLES) and source is None:
+        keys = flow.keys_before(node)
+    else:
+        keys = flow.keys_after(node)
+    if keys is None:
+        return None
+    extra = {n for n in names if n not in _BASE_NAMES and n != "result"}  # item/index, ...
+    return keys | extra if extra else keys
 
 
 def _span(smap: SnippetMap, p: TemplateProblem, ctx: CheckContext) -> Span:

@@ -13,7 +13,6 @@ from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import vm_flows
 from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
-from tea_lsp.syntax.yaml_tree import YMap, to_python
 
 _CACHE_KEY = "lua_entries"
 _KEYS_CACHE_KEY = "provided_state_keys"
@@ -177,42 +176,15 @@ def lua_returned_keys(code: str) -> frozenset[str]:
 
 
 def provided_state_keys(ctx: CheckContext) -> frozenset[str]:
-    """State keys something declares or produces, computed once per document.
+    """State keys something in the file declares or may produce (see
+    :func:`tea_lsp.checks.state_flow.file_state_keys`; flow-aware facts are there too).
 
-    ``state_schema``, ``initial_state``, ``input_schema`` properties, ``output``/``output_key``
-    of nodes, keys of literal tables returned by Lua nodes (``result`` when a node returns
-    something else), keys of Python dict literals. ``parallel_results`` is not included: it
-    exists only at fan-ins, and each caller adds it where it applies.
+    ``parallel_results`` is not included: it exists only at fan-ins, and each caller adds it
+    where it applies.
     """
-    cached = ctx.cache.get(_KEYS_CACHE_KEY)
-    if cached is not None:
-        return frozenset(cached)
-    wf = ctx.workflow
-    keys: set[str] = set()
-    if wf is not None:
-        keys.update(wf.state_schema or {})
-        keys.update(str(k) for k in wf.initial_state)
-        input_schema = to_python(wf.root.get("input_schema"))
-        if isinstance(input_schema, dict):
-            props = input_schema.get("properties")
-            keys.update(str(k) for k in (props if isinstance(props, dict) else input_schema))
-        for e in lua_entries(ctx):
-            if e.facts is not None:
-                keys.update(e.facts.return_keys)
-                if e.facts.returns_opaque:  # e.g. `local out = {}; out.x = 1; return out`
-                    keys |= lua_returned_keys(e.snippet.text)
-        for n in wf.all_nodes():
-            if n.output_key:
-                keys.add(n.output_key)
-            out = n.ymap.get("output")
-            if isinstance(out, YMap):
-                keys.update(out.keys())
-            if n.code is not None and n.code.kind == "python":
-                keys.update(_PY_KEY.findall(n.code.text))
-                keys.add("result")
-    result = frozenset(keys)
-    ctx.cache[_KEYS_CACHE_KEY] = result
-    return result
+    from tea_lsp.checks.state_flow import file_state_keys
+
+    return file_state_keys(ctx) - {"parallel_results"}
 
 
 def flow_label(flow: str) -> str:

@@ -22,6 +22,7 @@ from tea_lsp.checks.lua_common import (
     provided_state_keys,
 )
 from tea_lsp.checks.python_common import python_state_keys
+from tea_lsp.checks.state_flow import variable_problem
 from tea_lsp.diagnostics import Fix, TextEdit
 from tea_lsp.langs.lua import REMOVED_FIELDS, REMOVED_GLOBALS, GlobalAccess, sandbox_globals
 from tea_lsp.model.routing import reachable
@@ -69,6 +70,9 @@ def check(ctx: CheckContext) -> None:
                 continue
             if a.name == "state":
                 _check_state_read(ctx, e, a, provided, fan_ins)
+                continue
+            if a.name == "variables" and a.field is not None:
+                _check_variable_read(ctx, e, a)
                 continue
             if a.name in _IMPLICIT:
                 continue
@@ -214,3 +218,12 @@ def _dynamic_parallel_vars(e: LuaEntry) -> set[str]:
             out.update((cur.item_var, cur.index_var))
         cur = cur.parent
     return out
+
+
+def _check_variable_read(ctx: CheckContext, e: LuaEntry, a: GlobalAccess) -> None:
+    assert a.field is not None
+    span = field_span(e, a.line, a.col, a.name, a.field)
+    after = ctx.lines.line(span.end_line)[span.end_col :]
+    message = variable_problem(ctx, a.field, after)
+    if message is not None:
+        ctx.report("TEA316", span, message)

@@ -1,104 +1,35 @@
-"""The one sandboxed Jinja environment, shared by the checker and the runner.
+"""Static analysis of templates for the checker, with exact positions inside the template.
 
-This is the only module that imports ``jinja2``. It gives:
-
-- :func:`environment`: the process-wide sandboxed environment (immutable sandbox, strict
-  undefined, built-in filters plus ``tojson``/``fromjson``);
-- rendering for the runner: :func:`render_value`, :func:`render_data`,
-  :func:`eval_expression`, :func:`eval_condition` (thread-safe, compiled templates cached in a
-  bounded LRU keyed by text, usable in worker processes);
-- analysis for the checker: :func:`check_template` and :func:`state_reads`, with exact
-  positions inside the template (1-based line, 0-based column).
-
-Semantics (the runner and the checker agree on them because both use this module):
-
-- Undefined values are strict: reading a missing key (``state.nope``) and then *using* it —
-  printing, comparing, iterating, testing its truth — raises :class:`TemplateError`. Optional
-  keys are read with ``state.x is defined``, ``state.x | default(...)`` or ``state.get('x')``.
-  A missing key never silently renders as an empty string.
-- ``obj.key`` on a dict prefers the *item* over a dict method, so ``state.items``,
-  ``state.keys`` or ``state.values`` read the state keys of those names when they exist.
-- A template that is exactly one ``{{ expr }}`` (surrounding whitespace ignored) yields the
-  expression's native value (list, number, dict, bool, None); any other template renders to
-  text. Tuples, ranges and generators become lists; results never share containers with the
-  context.
-- A trailing newline is kept (a ``|`` block renders with its final newline).
-- ``tojson`` is ``json.dumps`` (keys in insertion order, non-ASCII kept, optional ``indent``);
-  ``fromjson`` is ``json.loads``.
-- Power and repetition operators are bounded (``2 ** 10000000``, ``'x' * 10 ** 12`` fail fast
-  instead of exhausting the machine); ``range`` is bounded by the sandbox.
+The parse is Jinja's own (the runner's environment), so the checker and the runner agree on
+what is valid. Positions: 1-based line, 0-based code-point column within the template.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import threading
 from bisect import bisect_right
-from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from types import GeneratorType, TracebackType
 from typing import Any, Literal
 
 import jinja2
 from jinja2 import nodes
-from jinja2.exceptions import SecurityError
 from jinja2.lexer import Token, TokenStream, describe_token
 from jinja2.parser import Parser
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tea_lsp.langs.jinja.env import (
+    AT_OFFSET,
+    GLOBAL_NAMES,
+    environment,
+    has_markup,
+    normalize_message,
+)
 from tea_lsp.util import did_you_mean, suggest
 
-__all__ = [
-    "FALSY_STRINGS",
-    "GLOBAL_NAMES",
-    "TemplateError",
-    "TemplateProblem",
-    "check_template",
-    "environment",
-    "eval_condition",
-    "eval_expression",
-    "has_markup",
-    "is_truthy",
-    "known_filters",
-    "known_tests",
-    "render_data",
-    "render_value",
-    "state_reads",
-]
-
-FALSY_STRINGS = frozenset({"", "false", "0", "no", "none"})
-"""Rendered condition texts that count as false (compared stripped and case-insensitively)."""
-
-_MAX_POWER_BITS = 100_000
-_MAX_REPEAT_ITEMS = 10_000_000
-_CACHE_SIZE = 1024
 _MAX_TOKENS = 50_000  # parsing costs ~20 µs a token: checking one template stays under ~1 s
-_FILE = "<template>"
 
-
-# --------------------------------------------------------------------------- errors
-
-
-class TemplateError(Exception):
-    """A template failed to parse or to render. ``line`` is 1-based within the template."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-
-    def __str__(self) -> str:
-        if self.line is None:
-            return self.message
-        return f"line {self.line}: {self.message}"
-
-
-ProblemKind = Literal["syntax", "filter", "name", "state_key", "limit"]
+ProblemKind = Literal["syntax", "filter", "name", "state_key", "variable", "limit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,322 +50,15 @@ class TemplateProblem:
     name: str | None = None
 
 
-# --------------------------------------------------------------------------- environment
-
-
-def _tojson(value: Any, indent: int | None = None) -> str:
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    return json.dumps(_native(value), indent=indent, ensure_ascii=False)
-
-
-def _fromjson(value: Any) -> Any:
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    if not isinstance(value, str | bytes | bytearray):
-        raise jinja2.TemplateRuntimeError(f"fromjson expects a string, got {type(value).__name__}")
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise jinja2.TemplateRuntimeError(f"fromjson: invalid JSON: {exc}") from None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-class TeaEnvironment(ImmutableSandboxedEnvironment):
-    """The sandboxed environment used everywhere templates are parsed or rendered."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # JSON-like state: `state.items` is the key "items" when it exists, not dict.items.
-        if isinstance(obj, dict) and isinstance(attribute, str) and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and _is_int(left) and _is_int(right) and right > 0:
-            if abs(left) > 1 and abs(left).bit_length() * right > _MAX_POWER_BITS:
-                raise SecurityError("the result of '**' is too large")
-        elif operator == "*":
-            seq, times = (left, right) if _is_int(right) else (right, left)
-            sized = isinstance(seq, str | list | tuple) and _is_int(times)
-            if sized and len(seq) * times > _MAX_REPEAT_ITEMS:
-                raise SecurityError("the result of '*' repetition is too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_env_lock = threading.Lock()
-_env: TeaEnvironment | None = None
-
-
-def environment() -> TeaEnvironment:
-    """The process-wide sandboxed environment (created on first use, then shared)."""
-    global _env
-    env = _env
-    if env is not None:
-        return env
-    with _env_lock:
-        if _env is None:
-            created = TeaEnvironment(
-                undefined=jinja2.StrictUndefined,
-                autoescape=False,
-                keep_trailing_newline=True,
-                extensions=["jinja2.ext.loopcontrols"],
-                cache_size=0,
-            )
-            created.filters["tojson"] = _tojson
-            created.filters["fromjson"] = _fromjson
-            _env = created
-        return _env
-
-
-def known_filters() -> frozenset[str]:
-    """Every filter name the environment knows."""
-    return frozenset(environment().filters)
-
-
-def known_tests() -> frozenset[str]:
-    """Every test name (``x is <test>``) the environment knows."""
-    return frozenset(environment().tests)
-
-
-GLOBAL_NAMES = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
-"""Names every template may use besides its context (Jinja's globals)."""
-
-
-def has_markup(text: str) -> bool:
-    """Does ``text`` contain Jinja markup (``{{``, ``{%`` or ``{#``)?"""
-    return "{{" in text or "{%" in text or "{#" in text
-
-
-# --------------------------------------------------------------------------- compiled cache
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    template: jinja2.Template
-    native: bool  # the template assigns the native value to `_RESULT`
-    line_offset: int = 0  # template line of the wrapped expression, minus one
-
-
-_RESULT = "tea_result"
-_cache: OrderedDict[tuple[str, str], _Compiled] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def _reset_after_fork() -> None:  # a lock held by another thread at fork time stays held
-    global _cache_lock, _env_lock
-    _cache_lock = threading.Lock()
-    _env_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
-_SINGLE = re.compile(r"\s*\{\{[-+]?(.*?)[-+]?\}\}\s*", re.DOTALL)
-
-
-def _single_expression(text: str) -> tuple[str, int] | None:
-    """The inner source and line offset when ``text`` is exactly one ``{{ expr }}``."""
-    m = _SINGLE.fullmatch(text)
-    if m is None:
-        return None
-    inner = m.group(1)
-    # '{{ a }} b {{ c }}' is two expressions; '{{ "}}" }}' is one: let the parser decide.
-    suspicious = "{{" in inner or "{%" in inner or "{#" in inner or "}}" in inner
-    if suspicious and _analyze(inner, True).syntax is not None:
-        return None
-    return inner, text.count("\n", 0, m.start(1))
-
-
-def _compile(text: str, mode: str) -> _Compiled:
-    key = (mode, text)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    compiled = _compile_uncached(text, mode)
-    if len(text) > 4 * _CACHED_TEXT:
-        return compiled
-    with _cache_lock:
-        _cache[key] = compiled
-        _cache.move_to_end(key)
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return compiled
-
-
-def _compile_uncached(text: str, mode: str) -> _Compiled:
-    env = environment()
-    expression = mode == "expression"
-    # The checker's parse decides what is valid, so the checker and the runner always agree.
-    problem = _analyze(text, expression).syntax
-    if problem is not None:
-        raise TemplateError(problem.message, problem.line)
-    single = (text, 0) if expression else _single_expression(text)
-    try:
-        if single is not None:
-            source = "{% set " + _RESULT + " = (" + single[0] + ") %}"
-            return _Compiled(env.from_string(source), True, single[1])
-        return _Compiled(env.from_string(text), False)
-    except RecursionError:
-        raise TemplateError("template is nested too deeply to compile", None) from None
-    except jinja2.TemplateError as exc:  # e.g. an unknown filter, found at compile time
-        return _Compiled(_failing(env, _runtime_error(exc, 0)), False)
-
-
-def _failing(env: TeaEnvironment, error: TemplateError) -> jinja2.Template:
-    """A template that raises ``error`` when rendered (compile errors surface at render)."""
-
-    def fail() -> None:
-        raise TemplateError(error.message, error.line)
-
-    return env.from_string("{{ fail() }}", globals={"fail": fail})
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _template_line(tb: TracebackType | None) -> int | None:
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _FILE:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-def _runtime_error(exc: BaseException, offset: int) -> TemplateError:
-    line = _template_line(exc.__traceback__)
-    if line is not None:
-        line += offset
-    elif isinstance(exc, jinja2.TemplateSyntaxError) and exc.lineno:
-        line = exc.lineno + offset
-    if isinstance(exc, jinja2.TemplateError):
-        message = _normalize_message(exc.message or type(exc).__name__)
-    else:
-        text = str(exc)
-        message = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return TemplateError(message, line)
-
-
-def _native(value: Any, depth: int = 0) -> Any:
-    """A JSON-like copy of a rendered value (tuples, ranges and generators become lists).
-
-    Anything that is not data (a function, a cycler, a namespace) is an error.
-    """
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return str(value)  # drops Markup
-    if isinstance(value, jinja2.Undefined):
-        value._fail_with_undefined_error()
-    if depth > 200:
-        raise TemplateError("the template's value is nested too deeply")
-    if isinstance(value, dict):
-        return {k: _native(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple | range | set | frozenset) or _is_sequence_iterator(value):
-        out: list[Any] = []
-        for item in value:
-            if len(out) >= _MAX_REPEAT_ITEMS:
-                raise TemplateError("the template's value is too large")
-            out.append(_native(item, depth + 1))
-        return out
-    raise TemplateError(f"the template's value is not data: a '{type(value).__name__}' object")
-
-
-def _is_sequence_iterator(value: Any) -> bool:
-    """Generators from filters, ``map``, dict views, list iterators: finite, made of data."""
-    if isinstance(value, GeneratorType | map | filter | zip | enumerate | reversed):
-        return True
-    name = type(value).__name__
-    return name.endswith("iterator") or name in ("dict_keys", "dict_values", "dict_items")
-
-
-def _render(compiled: _Compiled, context: Mapping[str, Any]) -> Any:
-    template = compiled.template
-    try:
-        if not compiled.native:
-            return template.render(dict(context))
-        ctx = template.new_context(dict(context))
-        try:
-            for _ in template.root_render_func(ctx):
-                pass
-        except Exception:
-            template.environment.handle_exception()  # maps the traceback to template lines
-        value = ctx.vars[_RESULT]
-        try:
-            return _native(value)
-        except jinja2.UndefinedError as exc:  # the whole value is undefined
-            message = _normalize_message(exc.message or "")
-            raise TemplateError(message, 1 + compiled.line_offset) from None
-        except TemplateError as exc:  # not data
-            raise TemplateError(exc.message, 1 + compiled.line_offset) from None
-    except TemplateError:
-        raise
-    except Exception as exc:
-        raise _runtime_error(exc, compiled.line_offset) from None
-
-
-def render_value(template: str, context: Mapping[str, Any]) -> Any:
-    """Render ``template`` with ``context`` (``state``, ``variables``, ...).
-
-    A template that is exactly one ``{{ expr }}`` gives the expression's native value; any
-    other template gives text; a string without markup is returned unchanged.
-    Raises :class:`TemplateError` (message and 1-based template line) on any failure.
-    """
-    if not has_markup(template):
-        return template
-    return _render(_compile(template, "template"), context)
-
-
-def render_data(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render every string inside ``value`` (nested dicts and lists), like ``with:`` args."""
-    if isinstance(value, str):
-        return render_value(value, context)
-    if isinstance(value, dict):
-        return {k: render_data(v, context) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_data(v, context) for v in value]
-    return value
-
-
-def eval_expression(expr: str, context: Mapping[str, Any]) -> Any:
-    """Evaluate a bare Jinja expression (``state.n + 1``) or a template (``{{ ... }}``)."""
-    if has_markup(expr):
-        return render_value(expr, context)
-    return _render(_compile(expr, "expression"), context)
-
-
-def is_truthy(value: Any) -> bool:
-    """Condition truth: falsy strings (:data:`FALSY_STRINGS`), else Python truthiness."""
-    if isinstance(value, str):
-        return value.strip().lower() not in FALSY_STRINGS
-    return bool(value)
-
-
-def eval_condition(expr: str, context: Mapping[str, Any]) -> bool:
-    """Evaluate a condition written with or without ``{{ }}``.
-
-    Rendered strings ``""``, ``false``, ``0``, ``no``, ``none`` (any case, surrounding
-    whitespace ignored) are false; native values use Python truthiness.
-    """
-    return is_truthy(eval_expression(expr, context))
-
-
 # --------------------------------------------------------------------------- analysis
 
 _WS = re.compile(r"\s*")
-_AT_OFFSET = re.compile(r"\s+at (\d+)$")
 _OPENERS = ("variable_begin", "block_begin", "comment_begin", "raw_begin")
 _BLOCK_TAGS = frozenset(
     {"for", "if", "macro", "call", "filter", "with", "block", "autoescape", "raw"}
 )
 _DICT_METHODS = frozenset(dir(dict))
+_READ_BASES = frozenset({"state", "variables"})
 
 
 class _TooManyTokens(Exception):
@@ -480,7 +104,7 @@ class _Recorder:
 
     def _lexer_error_offset(self, exc: jinja2.TemplateSyntaxError) -> int:
         message = exc.message or ""
-        m = _AT_OFFSET.search(message)
+        m = AT_OFFSET.search(message)
         if m:
             return min(int(m.group(1)), len(self.source))
         if message.startswith("Missing end of") and self.last_opener is not None:
@@ -570,6 +194,7 @@ class _Analysis:
     free_names: tuple[_Occurrence, ...] = ()
     local_names: frozenset[str] = frozenset()
     reads: tuple[tuple[_Occurrence, bool], ...] = ()  # (key occurrence, guarded)
+    var_reads: tuple[tuple[_Occurrence, bool], ...] = ()  # variables.<key> reads
 
 
 @dataclass(slots=True)
@@ -578,6 +203,8 @@ class _Walk:
     free: list[tuple[str, int]] = field(default_factory=list)  # (name, token index)
     locals_: set[str] = field(default_factory=set)
     reads: list[tuple[str, int, bool]] = field(default_factory=list)  # (key, token idx, guarded)
+    var_reads: list[tuple[str, int, bool]] = field(default_factory=list)
+    guards: set[int] = field(default_factory=set)  # ids of reads that are guarded
 
 
 def _target_names(target: nodes.Node) -> set[str]:
@@ -615,15 +242,38 @@ def _assigned(body: list[nodes.Node]) -> set[str]:
     return names
 
 
-def _guarded(node: nodes.Node, parent: nodes.Node | None) -> bool:
-    if isinstance(parent, nodes.Test) and parent.node is node:
-        return parent.name in ("defined", "undefined")
-    if isinstance(parent, nodes.Filter) and parent.node is node:
-        return parent.name in ("default", "d")
-    return False
+_GUARDS = frozenset({"default", "d", "defined", "undefined", "none"})  # filters and tests
+
+
+def _chain(node: nodes.Node) -> list[nodes.Node]:
+    """``state.a.b``: the reads ``state.a.b`` and ``state.a`` (outermost first)."""
+    out: list[nodes.Node] = []
+    while isinstance(node, nodes.Getattr | nodes.Getitem):
+        out.append(node)
+        node = node.node
+    return out
+
+
+def _truth_tested(test: nodes.Node) -> list[nodes.Node]:
+    """Reads whose truth a test checks: ``x``, ``not x``, ``x and y``, ``x or y``."""
+    if isinstance(test, nodes.Not):
+        return _truth_tested(test.node)
+    if isinstance(test, nodes.And | nodes.Or):
+        return _truth_tested(test.left) + _truth_tested(test.right)
+    return _chain(test)
+
+
+def _mark_guards(w: _Walk, node: nodes.Node) -> None:
+    """A read under ``| default``, ``is defined`` or tested by ``if`` may be missing."""
+    if isinstance(node, nodes.Filter | nodes.Test) and node.name in _GUARDS:
+        if node.node is not None:
+            w.guards.update(id(n) for n in _chain(node.node))
+    elif isinstance(node, nodes.If | nodes.CondExpr):
+        w.guards.update(id(n) for n in _truth_tested(node.test))
 
 
 def _walk(w: _Walk, node: nodes.Node, bound: frozenset[str], parent: nodes.Node | None) -> None:
+    _mark_guards(w, node)
     if isinstance(node, nodes.Name):
         if node.ctx == "load" and node.name not in bound:
             idx = w.parser.name_tokens.get(id(node))
@@ -696,7 +346,7 @@ def _state_read(
     w: _Walk, node: nodes.Getattr | nodes.Getitem, bound: frozenset[str], parent: nodes.Node | None
 ) -> None:
     base = node.node
-    if not isinstance(base, nodes.Name) or base.name != "state" or "state" in bound:
+    if not isinstance(base, nodes.Name) or base.name not in _READ_BASES or base.name in bound:
         return
     idx = w.parser.name_tokens.get(id(base))
     if idx is None or idx + 2 >= len(w.parser.rec.tokens):
@@ -715,7 +365,8 @@ def _state_read(
     toks = w.parser.rec.tokens
     if toks[idx + 1][0].type != sep or toks[idx + 2][0].type != expected:
         return
-    w.reads.append((key, idx + 2, _guarded(node, parent)))
+    target = w.reads if base.name == "state" else w.var_reads
+    target.append((key, idx + 2, id(node) in w.guards))
 
 
 @lru_cache(maxsize=8)
@@ -733,45 +384,17 @@ def _occurrence(source: str, name: str, start: int, end: int) -> _Occurrence:
     return _Occurrence(name, index + 1, col, col + width)
 
 
-_MESSAGE_REWRITES = (
-    (re.compile(r"^No (filter|test) named "), r"unknown \1 "),
-    (re.compile(r"^unexpected char (['\"])[\"']\1"), "unterminated string"),
-    (
-        re.compile(
-            r"You probably made a nesting mistake\. Jinja is expecting this tag, but "
-            r"currently looking for "
-        ),
-        "nesting mistake: expected ",
-    ),
-    (re.compile(r"Jinja was looking for the following tags: "), "expected "),
-    (
-        re.compile(r"The innermost block that needs to be closed is "),
-        "the innermost open block is ",
-    ),
-)
-
-
-def _normalize_message(message: str) -> str:
-    """Jinja's message in our style: lowercase start, sentences joined by ';', no offsets."""
-    text = message.strip()
-    for pattern, repl in _MESSAGE_REWRITES:
-        text = pattern.sub(repl, text)
-    text = _AT_OFFSET.sub("", text)
-    text = re.sub(r"\.\s+(?=\S)", "; ", text)
-    text = text.rstrip(".").strip()
-    return text[:1].lower() + text[1:]
-
-
 def _normalize_source(text: str) -> str:
     # What Jinja's lexer scans: every line break becomes "\n".
     return re.sub(r"\r\n|\r", "\n", text)
 
 
-_CACHED_TEXT = 64 * 1024  # larger texts are analysed (or compiled) again instead of kept
+CACHED_TEXT = 64 * 1024  # larger texts are analysed (or compiled) again instead of kept
 
 
-def _analyze(text: str, expression: bool) -> _Analysis:
-    if len(text) > _CACHED_TEXT:
+def analyze(text: str, expression: bool) -> _Analysis:
+    """The parse of one template (cached for small texts)."""
+    if len(text) > CACHED_TEXT:
         return _analyze_text(text, expression)
     return _analyze_cached(text, expression)
 
@@ -817,6 +440,10 @@ def _analyze_text(text: str, expression: bool) -> _Analysis:
             (_occurrence(source, key, *rec.tokens[i][1:]), guarded)
             for key, i, guarded in walk.reads
         ),
+        var_reads=tuple(
+            (_occurrence(source, key, *rec.tokens[i][1:]), guarded)
+            for key, i, guarded in walk.var_reads
+        ),
     )
 
 
@@ -835,7 +462,7 @@ def _syntax_error(
     parser: _PosParser | None,
     expression: bool,
 ) -> TemplateProblem:
-    detail = _normalize_message(exc.message or str(exc)).replace(
+    detail = normalize_message(exc.message or str(exc)).replace(
         "'end of template'", "end of template"
     )
     if expression:
@@ -933,6 +560,34 @@ _CONTEXT_HINTS = {
     "result": "'result' is only defined in 'output' and in conditions",
     "parallel_results": "'parallel_results' is only defined in a fan-in node",
 }
+_SHORTHAND = re.compile(r"\s*(!?)\s*([^\W\d]\w*)\s*")
+_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+
+
+def condition_shorthand(text: str) -> tuple[bool, str, int] | None:
+    """TEA's condition shorthand: ``(negated, key, offset of key)`` for ``flag`` / ``!flag``.
+
+    ``flag`` means ``state.flag`` and ``!flag`` means ``not state.flag``; Jinja's literals
+    (``true``, ``none``, ...) keep their meaning.
+    """
+    m = _SHORTHAND.fullmatch(text)
+    if m is None or m.group(2) in _LITERALS or not m.group(2).isidentifier():
+        return None
+    return m.group(1) == "!", m.group(2), m.start(2)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyScope:
+    """What the checker knows of the keys a template may read (see :func:`check_template`).
+
+    ``state``: the state keys set when the template runs (``None``: unknown, no check);
+    ``why``: the end of the message for a key not in it; ``variables``: the file's
+    ``variables`` keys (``None``: unknown, no check).
+    """
+
+    state: frozenset[str] | None = None
+    why: str = "is not declared in state_schema and no node provides it"
+    variables: frozenset[str] | None = None
 
 
 def check_template(
@@ -941,17 +596,29 @@ def check_template(
     expression: bool,
     known_names: frozenset[str],
     state_keys: frozenset[str] | None = None,
+    condition: bool = False,
+    keys: KeyScope | None = None,
 ) -> list[TemplateProblem]:
-    """Problems of one template: syntax, unknown filters/tests, undefined names.
+    """Problems of one template: syntax, unknown filters/tests, undefined names, keys.
 
     ``expression``: the text is a bare expression (a condition) unless it contains ``{{`` or
-    ``{%``, in which case it is a template whatever ``expression`` says. ``known_names``: the
-    context names (``state``, ``variables``, ...); Jinja's globals are always known.
-    ``state_keys``: when given, ``state.<key>`` reads of other keys are ``state_key``
-    problems (keys guarded by ``is defined`` or ``| default`` in the template are not).
-    Never raises on any input.
+    ``{%``, in which case it is a template whatever ``expression`` says. ``condition``: the
+    text is a condition, where ``flag`` / ``!flag`` read the state key ``flag``.
+    ``known_names``: the context names (``state``, ``variables``, ...); Jinja's globals are
+    always known. ``keys`` (or ``state_keys``, the same as ``KeyScope(state_keys)``): reads
+    of state keys outside ``keys.state`` are ``state_key`` problems and of variables outside
+    ``keys.variables`` ``variable`` problems (keys guarded by ``is defined`` or ``| default``
+    in the template are not). Never raises on any input.
     """
-    result = _analyze(text, expression and not has_markup(text))
+    if keys is None:
+        keys = KeyScope(state_keys)
+    shorthand = condition_shorthand(text) if condition else None
+    if shorthand is not None:
+        _, key, offset = shorthand
+        occ = _occurrence(_normalize_source(text), key, offset, offset + len(key))
+        result = _Analysis(reads=((occ, False),))
+    else:
+        result = analyze(text, expression and not has_markup(text))
     if result.syntax is not None:
         return [result.syntax]
     if result.limit is not None:
@@ -959,13 +626,14 @@ def check_template(
     problems = list(result.filters)
     known = known_names | GLOBAL_NAMES
     seen: set[tuple[str, int, int]] = set()
+    state_known = keys.state
     for occ in result.free_names:
         if occ.name in known or (occ.name, occ.line, occ.col) in seen:
             continue
         seen.add((occ.name, occ.line, occ.col))
         if occ.name in _CONTEXT_HINTS:
             hint = "; " + _CONTEXT_HINTS[occ.name]
-        elif state_keys is not None and occ.name in state_keys and "state" in known_names:
+        elif state_known is not None and occ.name in state_known and "state" in known_names:
             hint = f"; did you mean 'state.{occ.name}'?"
         else:
             best = suggest(occ.name, sorted(known | result.local_names), cutoff=0.7)
@@ -980,31 +648,40 @@ def check_template(
                 occ.name,
             )
         )
-    if state_keys is not None and "state" in known_names:
-        # A key guarded once (`is defined`, `| default`) is optional in the whole template.
-        optional = {occ.name for occ, guarded in result.reads if guarded}
-        for occ, _ in result.reads:
-            if occ.name in state_keys or occ.name in optional:
-                continue
-            if occ.name == "parallel_results":
-                message = "state key 'parallel_results' is only set in a fan-in node"
-            else:
-                message = (
-                    f"state key '{occ.name}' is not declared in state_schema and no node "
-                    f"provides it{_did_you_mean(occ.name, state_keys)}"
-                )
-            problems.append(
-                TemplateProblem(
-                    "state_key",
-                    message,
-                    occ.line,
-                    occ.col,
-                    occ.end_col,
-                    occ.name,
-                )
+    if state_known is not None and "state" in known_names:
+        problems.extend(_key_problems(result.reads, state_known, "state key", keys.why))
+    if keys.variables is not None and "variables" in known_names:
+        problems.extend(
+            _key_problems(
+                result.var_reads, keys.variables, "variable", "is not defined in 'variables'"
             )
+        )
     problems.sort(key=lambda p: (p.line, p.col or 0, p.kind))
     return problems
+
+
+def _key_problems(
+    reads: tuple[tuple[_Occurrence, bool], ...], provided: frozenset[str], what: str, why: str
+) -> Iterator[TemplateProblem]:
+    # A key guarded once (`is defined`, `| default`) is optional in the whole template.
+    optional = {occ.name for occ, guarded in reads if guarded}
+    for occ, _ in reads:
+        if occ.name in provided or occ.name in optional:
+            continue
+        if what == "state key" and occ.name == "parallel_results":
+            message = "state key 'parallel_results' is only set in a fan-in node"
+        elif what == "state key":
+            message = f"state key '{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
+        else:
+            message = f"'variables.{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
+        yield TemplateProblem(
+            "state_key" if what == "state key" else "variable",
+            message,
+            occ.line,
+            occ.col,
+            occ.end_col,
+            occ.name,
+        )
 
 
 def state_reads(text: str, *, expression: bool) -> list[tuple[str, int, int | None]]:
@@ -1013,5 +690,5 @@ def state_reads(text: str, *, expression: bool) -> list[tuple[str, int, int | No
     Reads inside ``is defined`` tests and ``| default`` filters are included; method calls
     such as ``state.get('x')`` are not. Empty when the template does not parse.
     """
-    result = _analyze(text, expression and not has_markup(text))
+    result = analyze(text, expression and not has_markup(text))
     return [(occ.name, occ.line, occ.col) for occ, _ in result.reads]

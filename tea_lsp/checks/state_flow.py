@@ -27,7 +27,7 @@ from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import lua_returned_keys
-from tea_lsp.langs.detect import resolve_language
+from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
 from tea_lsp.langs.jinja import condition_shorthand
 from tea_lsp.langs.lua import compile_check, snippet_facts
 from tea_lsp.model.routing import successors
@@ -111,13 +111,22 @@ class StateFlow:
         return f"state key '{key}' is not declared and no node provides it{dym}"
 
 
+def _default_language(ctx: CheckContext) -> str:
+    """The file's ``# tea-lsp: default-language=...``, else the configuration's (as the code
+    checks read it)."""
+    configured = ctx.config.default_language
+    return file_default_language(ctx.text) or (
+        configured if configured in DEFAULT_LANGUAGES else "auto"
+    )
+
+
 def state_flow(ctx: CheckContext) -> StateFlow | None:
     """The document's state flow, computed once per document (``None`` without a workflow)."""
     if _CACHE_KEY in ctx.cache:
         cached: StateFlow | None = ctx.cache[_CACHE_KEY]
         return cached
     wf = ctx.workflow
-    result = None if wf is None else _compute(wf, ctx.config.default_language)
+    result = None if wf is None else _compute(wf, _default_language(ctx))
     ctx.cache[_CACHE_KEY] = result
     return result
 
@@ -141,7 +150,7 @@ def declared_variables(ctx: CheckContext) -> frozenset[str] | None:
     for node in wf.all_nodes():
         if node.code is None:
             continue
-        if resolve_language(node, ctx.config.default_language) == "lua":
+        if resolve_language(node, _default_language(ctx)) == "lua":
             continue
         if _PY_WRITES_VARIABLES.search(node.code.text) or node.language not in ("python", "lua"):
             return None

@@ -9,6 +9,7 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from tea_lsp import codes
+from tea_lsp.catalog import catalog
 from tea_lsp.engine.actions import default_registry
 from tests.lsp.conftest import (
     change_doc,
@@ -180,6 +181,28 @@ async def test_hover_keys_actions_and_codes(client: LanguageClient) -> None:
     assert await hover(client, NAV_URI, 0, 8) is None
 
 
+async def test_hover_upstream_action(client: LanguageClient) -> None:
+    """An action only TEA's engines run: its summary, who runs it, and its arguments."""
+    uri = file_uri("upstream_action.tea.yaml")
+    text = (
+        "name: up\nnodes:\n  - name: ask\n    uses: llm.call\n    with:\n"
+        "      model: gpt\n      prompt: hi\n    output: answer\n"
+    )
+    open_doc(client, uri, text)
+    await diagnostics(client, uri, 1)
+    value, span = await hover(client, uri, 3, 12) or ("", None)
+    assert value.startswith(
+        "**action `llm.call`** — call a language model; result: {content, usage, ...}\n\n"
+        "Not run by the tea-lsp runner: TEA's Python and Rust engines provide it.\n\n"
+        "**with:**\n- `model`: string\n- `messages`: array\n- `prompt`: string\n"
+    )
+    assert span == (3, 10, 3, 18)
+    assert await hover(client, uri, 6, 8) == (
+        "**`prompt`**: string — argument of `llm.call`",
+        (6, 6, 6, 12),
+    )
+
+
 async def test_completion(client: LanguageClient) -> None:
     uri = file_uri("completion.tea.yaml")
     text = NAV.replace("    goto: finish\n", "    goto: fi\n")
@@ -202,7 +225,10 @@ async def test_completion(client: LanguageClient) -> None:
     assert not {"name", "uses", "action", "with", "output", "output_key"} & set(keys)
     # Action names after `uses:`.
     uses_line = lines.index("    uses: json.parse")
-    assert sorted(await labels(client, uri, uses_line, 14)) == default_registry(True).names()
+    # The runner's actions, then every action a TEA engine provides (from the catalogue).
+    offered = await labels(client, uri, uses_line, 14)
+    assert sorted(offered) == sorted(set(default_registry(True).names()) | set(catalog().names()))
+    assert {"json.parse", "llm.call", "retry.loop", "plan.decompose"} <= set(offered)
     # `with:` arguments of the node's action, and state keys inside a template.
     with_blank = lines.index("      ", uses_line)
     # `text` is already given: the optional arguments remain.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from tea_lsp.catalog import catalog
 from tea_lsp.engine.actions import default_registry
 from tea_lsp.lsp import convert, outline, schema_nav
 from tea_lsp.lsp.convert import Lines
@@ -71,8 +72,11 @@ def node_items(wf: Workflow | None, key: str) -> list[Item]:
 
 
 def action_items() -> list[Item]:
+    """The runner's actions (plugins included) first, then every action a TEA engine provides."""
     out = []
+    seen: set[str] = set()
     for spec in default_registry():
+        seen.add(spec.name)
         args = ", ".join(spec.properties)
         out.append(
             Item(
@@ -80,6 +84,22 @@ def action_items() -> list[Item]:
                 types.CompletionItemKind.Function,
                 spec.summary or None,
                 f"`{spec.name}`({args})" if args else None,
+                sort="0" + spec.name,
+            )
+        )
+    for entry in catalog():
+        if entry.name in seen or entry.test_only:
+            continue
+        props = entry.schema.get("properties", {}) if entry.schema else {}
+        args = ", ".join(props) if isinstance(props, Mapping) else ""
+        doc = f"`{entry.name}`({args})\n\n" if args else ""
+        out.append(
+            Item(
+                entry.name,
+                types.CompletionItemKind.Function,
+                entry.summary or entry.providers_text(),
+                doc + f"Not run by the tea-lsp runner: {entry.providers_text()}.",
+                sort="1" + entry.name,
             )
         )
     return out
@@ -122,13 +142,30 @@ def key_items(path: list[str | int], present: Mapping[str, str]) -> list[Item]:
     return out
 
 
-def with_items(uses: str, present: Mapping[str, str]) -> list[Item]:
+def _arguments(uses: str) -> tuple[Mapping[str, Any], set[str]] | None:
+    """The ``with:`` arguments of an action (the runner's, else the catalogue's schema)."""
     spec = default_registry().get(uses)
-    if spec is None:
+    if spec is not None:
+        return spec.properties, set(spec.required)
+    entry = catalog().get(uses)
+    if entry is None or not entry.schema:
+        return None
+    props = entry.schema.get("properties", {})
+    required = entry.schema.get("required", [])
+    if not isinstance(props, Mapping):
+        return None
+    return props, {r for r in required if isinstance(r, str)} if isinstance(
+        required, list
+    ) else set()
+
+
+def with_items(uses: str, present: Mapping[str, str]) -> list[Item]:
+    found = _arguments(uses)
+    if found is None:
         return []
-    required = set(spec.required)
+    properties, required = found
     out = []
-    for name, schema in spec.properties.items():
+    for name, schema in properties.items():
         if name in present:
             continue
         typ = schema.get("type") if isinstance(schema, Mapping) else None

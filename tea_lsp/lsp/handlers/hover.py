@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
 from tea_lsp import codes
 from tea_lsp.analysis import Analysis
+from tea_lsp.catalog import catalog
 from tea_lsp.diagnostics import Span
 from tea_lsp.engine.actions import default_registry
 from tea_lsp.lsp import convert, outline, schema_nav
@@ -60,14 +62,35 @@ def node_markdown(wf: Workflow, name: str) -> str:
     return "\n\n".join(parts)
 
 
-def action_markdown(name: str) -> str | None:
+def _action_doc(name: str) -> tuple[str, Mapping[str, Any], set[str], str] | None:
+    """Summary, argument schemas, required arguments and who runs it (runner first)."""
     spec = default_registry().get(name)
-    if spec is None:
+    if spec is not None:
+        return spec.summary, spec.properties, set(spec.required), ""
+    entry = catalog().get(name)
+    if entry is None:
         return None
-    parts = [f"**action `{name}`**" + (f" — {spec.summary}" if spec.summary else "")]
-    required = set(spec.required)
+    schema = entry.schema or {}
+    props = schema.get("properties", {})
+    required = schema.get("required", [])
+    return (
+        entry.summary,
+        props if isinstance(props, Mapping) else {},
+        {r for r in required if isinstance(r, str)} if isinstance(required, list) else set(),
+        f"Not run by the tea-lsp runner: {entry.providers_text()}.",
+    )
+
+
+def action_markdown(name: str) -> str | None:
+    found = _action_doc(name)
+    if found is None:
+        return None
+    summary, properties, required, note = found
+    parts = [f"**action `{name}`**" + (f" — {summary}" if summary else "")]
+    if note:
+        parts.append(note)
     args = []
-    for arg, schema in spec.properties.items():
+    for arg, schema in properties.items():
         desc = schema.get("description", "") if hasattr(schema, "get") else ""
         typ = schema.get("type", "") if hasattr(schema, "get") else ""
         flag = " (required)" if arg in required else ""
@@ -78,15 +101,16 @@ def action_markdown(name: str) -> str | None:
 
 
 def _action_arg_markdown(uses: str, arg: str) -> str | None:
-    spec = default_registry().get(uses)
-    if spec is None:
+    found = _action_doc(uses)
+    if found is None:
         return None
-    schema = spec.properties.get(arg)
-    if schema is None:
+    _, properties, required, _ = found
+    schema = properties.get(arg)
+    if not isinstance(schema, Mapping):
         return None
     desc = schema.get("description", "")
     typ = schema.get("type", "")
-    flag = " (required)" if arg in spec.required else ""
+    flag = " (required)" if arg in required else ""
     head = f"**`{arg}`**{f': {typ}' if typ else ''}{flag} — argument of `{uses}`"
     return head + (f"\n\n{desc}" if desc else "")
 

@@ -63,7 +63,13 @@ def check(ctx: CheckContext) -> None:
     wf = ctx.workflow
     if wf is None:
         return
-    snippets = [s for s in wf.snippets() if s.kind == "jinja"]
+    # An expression run is Python, but TEA's Python engine renders its `{{ }}` / `{% %}` parts
+    # as a template first: those parts are checked here.
+    snippets = [
+        s
+        for s in wf.snippets()
+        if s.kind == "jinja" or (s.role == "expression" and has_markup(s.text))
+    ]
     if not snippets:
         return
     scope = _Scopes(wf)

@@ -65,6 +65,12 @@ def err(template: str, context: dict[str, Any] | None = None) -> tuple[str, int 
         ("{{ state.items }}", "a key named items"),
         ('{{ \'{"k": [1, {"z": null}]}\' | fromjson }}', {"k": [1, {"z": None}]}),
         ("{{ {'b': 1, 'a': 'é'} | tojson }}", '{"b": 1, "a": "é"}'),
+        # TEA's own filter names: `json` (compact JSON) and `sha256` (hex digest of the text).
+        ("{{ state.xs | json }}", "[1, 2, 3]"),
+        (
+            "{{ 'abc' | sha256 }}",
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+        ),
     ],
 )
 def test_render_value_native(template: str, expected: Any) -> None:

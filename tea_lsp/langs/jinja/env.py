@@ -14,6 +14,7 @@ further (``state.nope + 1``) fails with the key's name; ``state.nope.x`` is unde
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import re
 import threading
@@ -104,6 +105,19 @@ def _tojson(value: Any, indent: int | None = None) -> str:
     from tea_lsp.langs.jinja.render import to_data
 
     return json.dumps(to_data(value), indent=indent, ensure_ascii=False)
+
+
+def _json_filter(value: Any) -> str:
+    """TEA's ``json`` filter: compact JSON (``tojson`` without an indent)."""
+    return _tojson(value)
+
+
+def _sha256(value: Any) -> str:
+    """TEA's ``sha256`` filter: the hex SHA-256 of the value's text (UTF-8)."""
+    if isinstance(value, jinja2.Undefined) and not isinstance(value, MissingKey):
+        value._fail_with_undefined_error()
+    text = "" if isinstance(value, MissingKey) else str(value)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _fromjson(value: Any) -> Any:
@@ -270,6 +284,8 @@ def environment() -> TeaEnvironment:
             )
             created.filters["tojson"] = _tojson
             created.filters["fromjson"] = _fromjson
+            created.filters["json"] = _json_filter  # TEA's names for the same things
+            created.filters["sha256"] = _sha256
             for name, func in list(created.filters.items()):
                 created.filters[name] = guard_filter(name, func)
             created.tests["none"] = _is_none

@@ -140,3 +140,10 @@ def process_pool(max_idle: int = 4) -> Iterator[ProcessPool]:
         yield pool
     finally:
         pool.shutdown()
+
+
+def final_state(result: RunResult) -> dict[str, Any] | None:
+    """The final state without ``parallel_results`` (kept by the runner, checked apart)."""
+    if result.state is None:
+        return None
+    return {k: v for k, v in result.state.items() if k != "parallel_results"}

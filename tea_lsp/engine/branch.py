@@ -120,13 +120,18 @@ def run_branch(
         deadline = fod
         deadline_text = f"the fan-out timeout of {limits.fan_out_timeout or 0:g} s"
 
+    flow: Flow | None = None
+
     def done(**kw: Any) -> BranchOutcome:
-        return BranchOutcome(
+        out = BranchOutcome(
             branch=task.branch,
             index=task.index,
             timing_ms=(time.monotonic() - t0) * 1000,
             **kw,
         )
+        if flow is not None and flow.ran_python:
+            out.extra["ran_python"] = True  # the worker retires: module changes die with it
+        return out
 
     if task.fan_out_deadline is not None and t0 >= task.fan_out_deadline:
         return done(

@@ -361,6 +361,11 @@ class ProcessPool:
         if not keep:
             w.stop(kill=False)
 
+    def _retire(self, w: _Worker) -> None:
+        with self._lock:
+            self._busy.discard(w)
+        w.stop(kill=False)
+
     def _discard(self, w: _Worker) -> None:
         with self._lock:
             self._busy.discard(w)
@@ -499,7 +504,10 @@ class ProcessPool:
             d.emit(("node", r.index, ev, None))
         elif kind == "done":
             outcome: BranchOutcome = msg[2]
-            self._release(r.handle)
+            if outcome.extra.get("ran_python"):
+                self._retire(r.handle)  # Python may have changed modules: never reuse
+            else:
+                self._release(r.handle)
             d.finish(outcome)
 
     def _kill_overdue(self, d: _Dispatch) -> None:

@@ -118,11 +118,14 @@ def _json_kind(value: Any) -> str:
 
 
 def _node_event(t0: float, ev: NodeEvent, branch: str | None) -> Event:
-    kind, node, t, ok, ms, error = ev
+    kind, node, t, ok, ms, error, trace = ev
     t_ms = (t - t0) * 1000
     if kind == "node_started":
         return NodeStarted(t_ms, node, branch)
-    return NodeFinished(t_ms, node, branch, ok, round(ms, 3), error)
+    traceback = tuple(
+        {"line": line, "column": col, "function": fn, "text": text} for line, col, fn, text in trace
+    )
+    return NodeFinished(t_ms, node, branch, ok, round(ms, 3), error, traceback)
 
 
 class _Run:
@@ -177,15 +180,10 @@ class _Run:
 
     def run(self, state: State) -> tuple[RunStatus, str | None, Diagnostic | None]:
         current = self.plan.entry
-        joined = False  # the node about to run is a fan-in that receives parallel_results
         try:
             while current is not None and current != END:
                 node = self.wf.by_name[current]
                 result = self.flow.run_node(node, state)
-                if joined:
-                    joined = False
-                    if not (isinstance(result, dict) and "parallel_results" in result):
-                        state.pop("parallel_results", None)
                 report: FanOutReport | None
                 if node.type == "dynamic_parallel" and node.dp_fan_in is not None:
                     report = self.dynamic(node, state)
@@ -201,7 +199,6 @@ class _Run:
                         return self.fail_fast_error(report.outcomes[report.first_failure])
                     state["parallel_results"] = [self.result_dict(o) for o in report.outcomes]
                     current = fan_in
-                    joined = True
                     continue
                 current = self.flow.next_target(node, state, result)
         except NodeError as exc:

@@ -1,0 +1,1 @@
+"""Python snippets: their runtime (``runtime``) and their checker half."""

@@ -96,8 +96,11 @@ def worker_processes() -> set[int]:
 
 def stray_processes(*pools: ProcessPool) -> set[int]:
     """Worker processes no pool knows about, and zombies (both must be empty)."""
+    from tea_lsp.engine import executors
+
     known: set[int] = set()
-    for p in pools:
+    shared = executors._default_pool  # runs without a pool lease their main-flow worker there
+    for p in (*pools, *([shared] if shared is not None else [])):
         known |= set(p.worker_pids())
     return (worker_processes() - known) | zombies()
 

@@ -21,6 +21,7 @@ import multiprocessing.connection
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 from collections import deque
@@ -30,6 +31,7 @@ from typing import Any, Protocol
 
 from tea_lsp.engine.actions.registry import CancelSignal
 from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch
+from tea_lsp.engine.mainflow import MainOutcome, MainTask, run_main
 from tea_lsp.engine.nodes import NodeEvent
 
 # ("started", index, monotonic, pid) | ("node", index, NodeEvent) | ("finished", index, outcome)
@@ -189,9 +191,56 @@ class _Dispatch:
 # ---------------------------------------------------------------- process strategy
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to kill this process when its parent (the fork server) dies (Linux).
+
+    The fork server exits as soon as the runner's process is gone (its "alive" pipe closes),
+    so a worker busy in a loop never outlives the CLI or the language server, even on SIGKILL.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl here
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), for the address-space limit."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _limit_memory(extra: int | None) -> None:
+    """Cap this worker's address space at its size now plus ``extra`` (``None``: no cap)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on this platform
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    size = _address_space()
+    limit = hard
+    if extra is not None and size is not None:
+        limit = size + extra if hard == resource.RLIM_INFINITY else min(hard, size + extra)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
-    """The loop of one worker process: run branch tasks until told to stop."""
+    """The loop of one worker process: run branch tasks (and main flows) until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     pid = os.getpid()
     while True:
         try:
@@ -201,6 +250,23 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
         if msg is None:
             return
         task_id, task = msg
+        if isinstance(task, MainTask):
+            try:
+                _limit_memory(task.limits.worker_memory)
+                conn.send(("started", task_id, time.monotonic(), pid))
+                try:
+                    main = run_main(task, conn, task_id)
+                except Exception as exc:  # a bug in tea-lsp: report it as the run's failure
+                    main = MainOutcome(
+                        "failed", None, f"internal error: {type(exc).__name__}: {exc}"
+                    )
+                finally:
+                    _limit_memory(None)
+                conn.send(("main_done", task_id, main))
+            except (EOFError, OSError):
+                return
+            continue
+        _limit_memory(task.limits.worker_memory)
 
         def emit(ev: NodeEvent, task_id: int = task_id) -> None:
             conn.send(("node", task_id, ev))
@@ -218,6 +284,8 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
                     error=f"internal error: {type(exc).__name__}: {exc}",
                     error_type="InternalError",
                 )
+            finally:
+                _limit_memory(None)
             conn.send(("done", task_id, outcome))
         except (EOFError, OSError):
             return
@@ -370,6 +438,17 @@ class ProcessPool:
         with self._lock:
             self._busy.discard(w)
         w.stop(kill=True)
+
+    def lease(self) -> _Worker:
+        """A worker for one run's main flow, until :meth:`give_back`."""
+        return self._acquire()
+
+    def give_back(self, w: _Worker, *, reusable: bool) -> None:
+        """End a lease: a clean worker returns to the pool, any other one is stopped."""
+        if reusable and w.alive():
+            self._release(w)
+        else:
+            self._discard(w)
 
     def warm(self, n: int) -> None:
         """Start workers until ``n`` are idle (so the first fan-out does not pay for them)."""

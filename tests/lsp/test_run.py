@@ -112,6 +112,8 @@ async def test_run_result_and_progress(client: LanguageClient) -> None:
     assert isinstance(result, dict)
     assert isinstance(result.pop("timing_ms"), float)
     branches = result.pop("branches")
+    kept = result["state"].pop("parallel_results")  # stays in the final state, as in TEA
+    assert without_timing(kept) == without_timing(branches)
     assert result == {"ok": True, "status": "ok", "state": {"n": 2, "total": 23}, "error": None}
     assert without_timing(branches) == [
         {

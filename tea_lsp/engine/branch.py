@@ -9,6 +9,7 @@ only, runs the branch's nodes until control reaches the fan-in, and returns a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -90,6 +91,38 @@ def load_workflow(text: str, doc_index: int) -> tuple[Workflow, LineIndex]:
     return value
 
 
+_python_cache: dict[tuple[str, int, str], bool] = {}
+
+
+def workflow_has_python(text: str, doc_index: int, default_language: str) -> bool:
+    """Whether any node of the workflow runs Python code (its snippets precompiled, so children
+    forked from a warm worker find them compiled)."""
+    key = (hashlib.sha256(text.encode("utf-8")).hexdigest(), doc_index, default_language)
+    hit = _python_cache.get(key)
+    if hit is not None:
+        return hit
+    from tea_lsp.langs.detect import resolve_language
+    from tea_lsp.langs.python.runtime import PythonError, precompile
+
+    wf, _lines = load_workflow(text, doc_index)
+    found = False
+    stack = list(wf.nodes)
+    while stack:
+        node = stack.pop()
+        stack.extend((*node.steps, *node.body))
+        is_python = node.code is not None and resolve_language(node, default_language) == "python"
+        if is_python or node.expression is not None:
+            found = True
+            snippet = node.code if node.code is not None else node.expression
+            assert snippet is not None
+            with contextlib.suppress(PythonError):
+                precompile(snippet.text, node.name, "exec" if is_python else "eval")
+    if len(_python_cache) > 64:
+        _python_cache.clear()
+    _python_cache[key] = found
+    return found
+
+
 def workflow_dir(path: str) -> Path:
     if not path or path.startswith("<"):
         return Path.cwd()
@@ -120,18 +153,13 @@ def run_branch(
         deadline = fod
         deadline_text = f"the fan-out timeout of {limits.fan_out_timeout or 0:g} s"
 
-    flow: Flow | None = None
-
     def done(**kw: Any) -> BranchOutcome:
-        out = BranchOutcome(
+        return BranchOutcome(
             branch=task.branch,
             index=task.index,
             timing_ms=(time.monotonic() - t0) * 1000,
             **kw,
         )
-        if flow is not None and flow.ran_python:
-            out.extra["ran_python"] = True  # the worker retires: module changes die with it
-        return out
 
     if task.fan_out_deadline is not None and t0 >= task.fan_out_deadline:
         return done(

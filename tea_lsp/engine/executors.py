@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import signal
 import sys
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tea_lsp.engine.actions.registry import CancelSignal
-from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch
+from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch, workflow_has_python
 from tea_lsp.engine.mainflow import MainOutcome, MainTask, run_main
 from tea_lsp.engine.nodes import NodeEvent
 
@@ -191,7 +192,7 @@ class _Dispatch:
 # ---------------------------------------------------------------- process strategy
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None = None) -> None:
     """Ask the kernel to kill this process when its parent (the fork server) dies (Linux).
 
     The fork server exits as soon as the runner's process is gone (its "alive" pipe closes),
@@ -207,8 +208,8 @@ def _die_with_parent() -> None:
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):  # pragma: no cover - no prctl here
         return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
+    if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
+        os._exit(1)  # the parent died before prctl took effect
 
 
 def _address_space() -> int | None:
@@ -250,45 +251,120 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
         if msg is None:
             return
         task_id, task = msg
+        try:
+            conn.send(("started", task_id, time.monotonic(), pid))
+            if _needs_isolation(task):
+                _run_forked(conn, task_id, task)
+            else:
+                _run_task(conn, task_id, task)
+        except (EOFError, OSError):
+            return
+
+
+def _run_task(
+    conn: multiprocessing.connection.Connection,
+    task_id: int,
+    task: Any,
+    finish: Callable[[Any], None] | None = None,
+) -> None:
+    """Run one task here and send its outcome (exactly one ``done``/``main_done`` message,
+    through ``finish`` when given)."""
+    send_final = finish or conn.send
+    _limit_memory(task.limits.worker_memory)
+    try:
         if isinstance(task, MainTask):
             try:
-                _limit_memory(task.limits.worker_memory)
-                conn.send(("started", task_id, time.monotonic(), pid))
-                try:
-                    main = run_main(task, conn, task_id)
-                except Exception as exc:  # a bug in tea-lsp: report it as the run's failure
-                    main = MainOutcome(
-                        "failed", None, f"internal error: {type(exc).__name__}: {exc}"
-                    )
-                finally:
-                    _limit_memory(None)
-                conn.send(("main_done", task_id, main))
-            except (EOFError, OSError):
-                return
-            continue
-        _limit_memory(task.limits.worker_memory)
+                main = run_main(task, conn, task_id)
+            except Exception as exc:  # a bug in tea-lsp: report it as the run's failure
+                main = MainOutcome("failed", None, f"internal error: {type(exc).__name__}: {exc}")
+            send_final(("main_done", task_id, main))
+            return
 
-        def emit(ev: NodeEvent, task_id: int = task_id) -> None:
+        def emit(ev: NodeEvent) -> None:
             conn.send(("node", task_id, ev))
 
         try:
-            conn.send(("started", task_id, time.monotonic(), pid))
-            try:
-                outcome = run_branch(task, emit, in_worker=True)
-            except Exception as exc:  # a bug in tea-lsp: report it as the branch's failure
-                outcome = BranchOutcome(
-                    branch=task.branch,
-                    index=task.index,
-                    success=False,
-                    state=None,
-                    error=f"internal error: {type(exc).__name__}: {exc}",
-                    error_type="InternalError",
-                )
-            finally:
-                _limit_memory(None)
-            conn.send(("done", task_id, outcome))
-        except (EOFError, OSError):
-            return
+            outcome = run_branch(task, emit, in_worker=True)
+        except Exception as exc:  # a bug in tea-lsp: report it as the branch's failure
+            outcome = BranchOutcome(
+                branch=task.branch,
+                index=task.index,
+                success=False,
+                state=None,
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                error_type="InternalError",
+            )
+        send_final(("done", task_id, outcome))
+    finally:
+        _limit_memory(None)
+
+
+def _needs_isolation(task: Any) -> bool:
+    """Tasks of a workflow with Python code run in a forked child (see :func:`_run_forked`)."""
+    if not hasattr(os, "fork"):
+        return False
+    try:
+        return workflow_has_python(task.text, task.doc_index, task.limits.default_language)
+    except Exception:  # the task reports the problem itself
+        return False
+
+
+def _run_forked(conn: multiprocessing.connection.Connection, task_id: int, task: Any) -> None:
+    """Run the task in a child forked from this warm worker, then wait for it.
+
+    Python code can change modules, globals, signal handlers: whatever it does dies with the
+    child, so siblings, later branches and later runs start from this pristine worker (with
+    its caches warm). The child dies with this worker (a kill of the worker kills it too).
+    A child that dies without sending its outcome is reported as ``("crashed", id, how)``.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    final_r, final_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child
+        code = 0
+        try:
+            os.close(final_r)
+            _die_with_parent(parent)
+
+            def finish(msg: Any) -> None:
+                data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(final_w, "wb") as fh:
+                    fh.write(data)
+
+            _run_task(conn, task_id, task, finish)
+        except BaseException:
+            code = 70
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    # The outcome goes through this worker, after the child is gone: when the runner reads
+    # it, no process of the task is left.
+    os.close(final_w)
+    chunks = []
+    with os.fdopen(final_r, "rb") as fh:
+        while chunk := fh.read(1 << 16):
+            chunks.append(chunk)
+    _pid, status = os.waitpid(child, 0)
+    data = b"".join(chunks)
+    if status == 0 and data:
+        conn.send(pickle.loads(data))
+    else:
+        conn.send(("crashed", task_id, _describe_status(status)))
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"was killed by {name}"
+    return f"exited with code {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
 
 
 def _default_context() -> multiprocessing.context.BaseContext:
@@ -428,11 +504,6 @@ class ProcessPool:
                 self._idle.append(w)
         if not keep:
             w.stop(kill=False)
-
-    def _retire(self, w: _Worker) -> None:
-        with self._lock:
-            self._busy.discard(w)
-        w.stop(kill=False)
 
     def _discard(self, w: _Worker) -> None:
         with self._lock:
@@ -583,11 +654,21 @@ class ProcessPool:
             d.emit(("node", r.index, ev, None))
         elif kind == "done":
             outcome: BranchOutcome = msg[2]
-            if outcome.extra.get("ran_python"):
-                self._retire(r.handle)  # Python may have changed modules: never reuse
-            else:
-                self._release(r.handle)
+            self._release(r.handle)
             d.finish(outcome)
+        elif kind == "crashed":  # the branch's forked child died; the worker itself is fine
+            self._release(r.handle)
+            branch = d.job.tasks[r.index].branch
+            where = f"node '{r.node}'" if r.node else f"branch '{branch}'"
+            d.finish(
+                d.synthetic(
+                    r.index,
+                    "WorkerCrash",
+                    f"{where}: the worker process {msg[2]}",
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
 
     def _kill_overdue(self, d: _Dispatch) -> None:
         _finish_overdue(d, lambda r: self._discard(r.handle), "the worker", "killed")

@@ -64,7 +64,7 @@ class MainOutcome:
     error: str | None = None
     failure: Failure | None = None
     steps: int = 0
-    reusable: bool = True  # no Python ran and no thread was abandoned: the worker may be reused
+    reusable: bool = True  # no thread was abandoned: the worker may be reused
 
 
 def _json_kind(value: Any) -> str:
@@ -134,12 +134,8 @@ def _wait_fan_in(conn: Channel, task_id: int, state: dict[str, bool]) -> list[di
 
             spec.on_event = forward
             report = ThreadExecutor().run_fan_out(spec)
-            if any(o.extra.get("abandoned") for o in report.outcomes) or any(
-                o.timeout for o in report.outcomes
-            ):
-                state["reusable"] = False  # a thread may still be running
-            if any(o.extra.get("ran_python") for o in report.outcomes):
-                state["reusable"] = False
+            if any(o.timeout for o in report.outcomes):
+                state["reusable"] = False  # an abandoned thread may still be running
             conn.send(("threads_done", task_id, report))
             continue
         raise _Stopped()
@@ -194,12 +190,10 @@ def run_main(task: MainTask, conn: Channel, task_id: int) -> MainOutcome:
             exc.failure.message,
             exc.failure,
             flow.steps,
-            flags["reusable"] and not flow.ran_python,
+            flags["reusable"],
         )
     except (_Stopped, RunCancelled):
         return MainOutcome("stopped", None, None, None, flow.steps, False)
     finally:
         flow.close()
-    return MainOutcome(
-        "ok", state, None, None, flow.steps, flags["reusable"] and not flow.ran_python
-    )
+    return MainOutcome("ok", state, None, None, flow.steps, flags["reusable"])

@@ -240,6 +240,10 @@ class _Run:
                 worker.conn.send(("fan_in", [self.result_dict(o) for o in report.outcomes]))
                 if budget is not None:
                     deadline = time.monotonic() + budget
+            elif kind == "crashed":  # the main flow's forked child died; the worker is fine
+                where, span = self._where()
+                message = f"{where}: the worker process {msg[2]}"
+                return "failed", message, Diagnostic("TEA604", Severity.ERROR, message, span), True
             elif kind == "main_done":
                 out: MainOutcome = msg[2]
                 self.main_steps = out.steps

@@ -135,6 +135,11 @@ def _compile(code: str, name: str, mode: str) -> _Compiled:
     return compiled
 
 
+def precompile(code: str, name: str, mode: str) -> None:
+    """Compile a snippet ahead (``mode``: ``exec`` or ``eval``); raises :class:`PythonError`."""
+    _compile(code, name, mode)
+
+
 def _frames(exc: BaseException, filename: str, code: str) -> tuple[Frame, ...]:
     lines = code.split("\n")
     out: list[Frame] = []

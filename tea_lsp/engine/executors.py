@@ -25,13 +25,21 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tea_lsp.engine.actions.registry import CancelSignal
-from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch, workflow_has_python
+from tea_lsp.engine.branch import (
+    TEXTS_KNOWN,
+    BranchOutcome,
+    BranchTask,
+    load_workflow,
+    run_branch,
+    text_key,
+    workflow_has_python,
+)
 from tea_lsp.engine.mainflow import MainOutcome, MainTask, run_main
 from tea_lsp.engine.nodes import NodeEvent
 
@@ -40,6 +48,7 @@ ExecEvent = tuple[str, int, Any, Any]
 ExecCallback = Callable[[ExecEvent], None]
 
 _POLL = 0.05  # how often cancellation is polled while waiting (seconds)
+_GROW_AFTER = 0.02  # start another worker once every running branch ran this long (seconds)
 
 
 @dataclass(slots=True)
@@ -251,6 +260,9 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
         if msg is None:
             return
         task_id, task = msg
+        if task.text:  # the pool now counts on this worker having the text cached
+            with contextlib.suppress(Exception):
+                load_workflow(task.text, task.doc_index, task.text_key)
         try:
             conn.send(("started", task_id, time.monotonic(), pid))
             if _needs_isolation(task):
@@ -304,7 +316,9 @@ def _needs_isolation(task: Any) -> bool:
     if not hasattr(os, "fork"):
         return False
     try:
-        return workflow_has_python(task.text, task.doc_index, task.limits.default_language)
+        return workflow_has_python(
+            task.text, task.doc_index, task.limits.default_language, task.text_key
+        )
     except Exception:  # the task reports the problem itself
         return False
 
@@ -395,8 +409,26 @@ class _Worker:
         )
         self._stop_lock = threading.Lock()
         self._stopped = False
+        # Workflow texts this worker has cached (most recent last): a task for one of them is
+        # sent without its text, so a wide fan-out does not copy the file once per branch.
+        # The worker's cache holds twice as many texts, so these are always still there.
+        self._texts: OrderedDict[str, None] = OrderedDict()
+        self.tasks = 0
+        self.created = time.monotonic()
         self.process.start()
         child.close()
+
+    def slim(self, task: Any) -> Any:
+        """``task`` as sent to this worker: without its text when the worker has it cached."""
+        self.tasks += 1
+        key = text_key(task.text)
+        if key in self._texts:
+            self._texts.move_to_end(key)
+            return replace(task, text="", text_key=key)
+        self._texts[key] = None
+        while len(self._texts) > TEXTS_KNOWN:
+            self._texts.popitem(last=False)
+        return replace(task, text_key=key)
 
     @property
     def pid(self) -> int | None:
@@ -454,6 +486,57 @@ class _Worker:
         return f"exited with code {code}"
 
 
+class _Starter:
+    """Starts workers for one fan-out in background threads; wakes the dispatcher when ready."""
+
+    def __init__(self, pool: ProcessPool) -> None:
+        self.pool = pool
+        self.in_flight = 0
+        self.error: str | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+
+    def start(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+        t = threading.Thread(target=self._run, name="tea-lsp-worker-start", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _run(self) -> None:
+        try:
+            w = _Worker(self.pool._ctx)
+        except Exception as exc:
+            with self._lock:
+                self.error = str(exc) or type(exc).__name__
+        else:
+            self.pool._add_started(w)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def wait(self, timeout: float) -> None:
+        multiprocessing.connection.wait([self.wake_r], timeout)
+        self.drain()
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.wake_r, 4096):
+                pass
+
+    def join(self) -> None:
+        """Wait for workers still starting (they join the idle list), then close the pipe."""
+        for t in self._threads:
+            t.join()
+        for fd in (self.wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 class ProcessPool:
     """A warm pool of branch worker processes, safe to share between runs and threads.
 
@@ -473,6 +556,11 @@ class ProcessPool:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._closed = False
+        # max_parallel of each fan-out running now: while one runs, up to that many workers
+        # stay warm (returning workers are not stopped), so a wide fan-out reuses them.
+        self._fan_out_caps: list[int] = []
+        # How long a new worker takes from its start to its first branch started (seconds).
+        self._start_cost = 0.1  # until measured
 
     # ---- worker management
 
@@ -496,13 +584,25 @@ class ProcessPool:
             raise RuntimeError("the process pool was shut down")
         return w
 
+    def _idle_cap(self) -> int:
+        return max(self._max_idle, *self._fan_out_caps) if self._fan_out_caps else self._max_idle
+
     def _release(self, w: _Worker) -> None:
         with self._lock:
             self._busy.discard(w)
-            keep = not self._closed and len(self._idle) < self._max_idle and w.alive()
+            keep = not self._closed and len(self._idle) < self._idle_cap() and w.alive()
             if keep:
                 self._idle.append(w)
         if not keep:
+            w.stop(kill=False)
+
+    def trim(self) -> None:
+        """Stop idle workers above the pool's idle cap (once wide fan-outs are over)."""
+        with self._lock:
+            cap = self._idle_cap()
+            extra = self._idle[cap:] if len(self._idle) > cap else []
+            self._idle = self._idle[: len(self._idle) - len(extra)] if extra else self._idle
+        for w in extra:
             w.stop(kill=False)
 
     def _discard(self, w: _Worker) -> None:
@@ -550,9 +650,13 @@ class ProcessPool:
 
     def run_fan_out(self, job: FanOutJob) -> FanOutReport:
         d = _Dispatch(job)
+        with self._lock:
+            self._fan_out_caps.append(job.max_parallel)
         try:
             self._loop(d)
         finally:
+            with self._lock:
+                self._fan_out_caps.remove(job.max_parallel)
             # On any exit (including KeyboardInterrupt) no branch keeps running.
             for r in list(d.running.values()):
                 self._discard(r.handle)
@@ -565,43 +669,100 @@ class ProcessPool:
 
     def _loop(self, d: _Dispatch) -> None:
         job = d.job
-        while d.pending or d.running:
-            if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
-                d.cancelled = True
-            if d.stopping:
-                self._stop_all(d)
-                d.cancel_pending()
-                return
-            while d.pending and len(d.running) < job.max_parallel:
-                i = d.pending.popleft()
-                if d.check_pending_deadline(i):
-                    continue
-                self._dispatch(d, i)
+        starter = _Starter(self)
+        try:
+            while d.pending or d.running:
+                if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
+                    d.cancelled = True
                 if d.stopping:
-                    break
-            if not d.running:
-                continue
-            self._wait(d)
-            self._collect(d)
-            self._kill_overdue(d)
+                    self._stop_all(d)
+                    d.cancel_pending()
+                    return
+                self._fill(d, starter)
+                if d.stopping:
+                    continue
+                if not d.running:
+                    if not d.pending:
+                        continue
+                    if starter.error is not None and starter.in_flight == 0:
+                        self._fail_pending(d, starter.error)
+                        continue
+                    starter.wait(_POLL)
+                    continue
+                self._wait(d, starter)
+                self._collect(d)
+                self._kill_overdue(d)
+        finally:
+            starter.join()
 
-    def _dispatch(self, d: _Dispatch, i: int) -> None:
+    def _fill(self, d: _Dispatch, starter: _Starter) -> None:
+        """Give pending branches to idle workers; start workers in the background when short.
+
+        A new worker starts (at most two at a time) only when every running branch has run at
+        least as long as a new worker takes to become useful (start, then parse the workflow:
+        measured): a fan-out of short branches keeps reusing the workers it has instead of
+        paying for one new process per slot, while long branches still get every slot.
+        """
+        job = d.job
+        while d.pending and len(d.running) < job.max_parallel:
+            w = self._take_idle()
+            if w is None:
+                wanted = min(len(d.pending), job.max_parallel - len(d.running))
+                now = time.monotonic()
+                grow_after = max(_GROW_AFTER, self._start_cost)
+                busy = all(
+                    r.started is not None and now - r.started >= grow_after
+                    for r in d.running.values()
+                )
+                few = len(d.running) + starter.in_flight < min(2, job.max_parallel)
+                if starter.error is None and (few or (busy and starter.in_flight < min(2, wanted))):
+                    starter.start()
+                return
+            i = d.pending.popleft()
+            if d.check_pending_deadline(i):
+                self._release(w)
+                continue
+            self._dispatch(d, i, w)
+            if d.stopping:
+                return
+
+    def _fail_pending(self, d: _Dispatch, error: str) -> None:
+        while d.pending:
+            i = d.pending.popleft()
+            d.finish(d.synthetic(i, "WorkerCrash", f"cannot start a worker process: {error}"))
+
+    def _take_idle(self) -> _Worker | None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the process pool was shut down")
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive():
+                    self._busy.add(w)
+                    return w
+                w.stop(kill=True)
+        return None
+
+    def _add_started(self, w: _Worker) -> None:
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._idle.append(w)
+        if closed:
+            w.stop(kill=True)
+
+    def _dispatch(self, d: _Dispatch, i: int, w: _Worker) -> None:
         now = time.monotonic()
         task = d.job.tasks[i]
         try:
-            w = self._acquire()
-        except Exception as exc:
-            d.finish(d.synthetic(i, "WorkerCrash", f"cannot start a worker process: {exc}"))
-            return
-        try:
-            w.conn.send((i, task))
+            w.conn.send((i, w.slim(task)))
         except Exception as exc:
             self._discard(w)
             d.finish(d.synthetic(i, "WorkerCrash", f"cannot send the branch to a worker: {exc}"))
             return
         d.running[i] = _Running(i, now, kill_at=d.kill_at(None, task), handle=w)
 
-    def _wait(self, d: _Dispatch) -> None:
+    def _wait(self, d: _Dispatch, starter: _Starter) -> None:
         now = time.monotonic()
         timeout: float | None = None
         kills = [r.kill_at for r in d.running.values() if r.kill_at is not None]
@@ -609,11 +770,16 @@ class ProcessPool:
             timeout = max(0.0, min(kills) - now)
         if d.job.cancel is not None:
             timeout = _POLL if timeout is None else min(timeout, _POLL)
+        if d.pending and len(d.running) < d.job.max_parallel:  # re-check whether to grow
+            timeout = _GROW_AFTER if timeout is None else min(timeout, _GROW_AFTER)
         handles: list[Any] = []
         for r in d.running.values():
             handles.append(r.handle.conn)
             handles.append(r.handle.process.sentinel)
+        if starter.in_flight:
+            handles.append(starter.wake_r)
         multiprocessing.connection.wait(handles, timeout)
+        starter.drain()
 
     def _collect(self, d: _Dispatch) -> None:
         for i, r in list(d.running.items()):
@@ -647,6 +813,10 @@ class ProcessPool:
         if kind == "started":
             r.started = float(msg[2])
             r.kill_at = d.kill_at(r.started, d.job.tasks[r.index])
+            w: _Worker = r.handle
+            if w.tasks == 1:  # its first branch: how long a new worker took to be useful
+                cost = r.started - w.created
+                self._start_cost = 0.5 * self._start_cost + 0.5 * cost
             d.emit(("started", r.index, r.started, msg[3]))
         elif kind == "node":
             ev: NodeEvent = msg[2]

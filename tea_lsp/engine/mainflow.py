@@ -44,6 +44,7 @@ class MainTask:
     limits: Limits
     test_actions: bool
     fan_outs: dict[str, tuple[str, tuple[str, ...]]]  # source node → (fan-in, branches)
+    text_key: str = ""  # as in BranchTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def _wait_fan_in(conn: Channel, task_id: int, state: dict[str, bool]) -> list[di
 
 def run_main(task: MainTask, conn: Channel, task_id: int) -> MainOutcome:
     """Run the main flow from ``task.entry`` until it ends; called inside a worker."""
-    wf, lines = load_workflow(task.text, task.doc_index)
+    wf, lines = load_workflow(task.text, task.doc_index, task.text_key)
     limits = task.limits
     env = FlowEnv(
         workflow=wf,

@@ -194,12 +194,13 @@ class _Run:
         self.main = worker
         reusable = False
         try:
-            worker.conn.send((0, task))
+            worker.conn.send((0, worker.slim(task)))
             status, error, diag, reusable = self._drive(worker)
             return status, error, diag
         finally:
             self.main = None
             self.pool.give_back(worker, reusable=reusable)
+            self.pool.trim()
 
     def _drive(self, worker: Any) -> tuple[RunStatus, str | None, Diagnostic | None, bool]:
         """Relay the main worker's messages until its flow ends; kill it when it overruns."""

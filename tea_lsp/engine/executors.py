@@ -201,6 +201,26 @@ class _Dispatch:
 # ---------------------------------------------------------------- process strategy
 
 
+def _release_fork_server() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe.
+
+    The fork server exits when every copy of that pipe's write end is closed — the runner's,
+    when its process ends, and the copies the fork server hands to each child it forks. With
+    the workers' copies closed, the fork server exits as soon as the runner is gone (even by
+    SIGKILL), and the workers die with it (:func:`_die_with_parent`).
+    """
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
 def _die_with_parent(parent: int | None = None) -> None:
     """Ask the kernel to kill this process when its parent (the fork server) dies (Linux).
 
@@ -250,6 +270,7 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
     """The loop of one worker process: run branch tasks (and main flows) until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _release_fork_server()
     _die_with_parent()
     pid = os.getpid()
     while True:
@@ -775,7 +796,8 @@ class ProcessPool:
         handles: list[Any] = []
         for r in d.running.values():
             handles.append(r.handle.conn)
-            handles.append(r.handle.process.sentinel)
+            with contextlib.suppress(ValueError):  # closed meanwhile: _collect reports it
+                handles.append(r.handle.process.sentinel)
         if starter.in_flight:
             handles.append(starter.wake_r)
         multiprocessing.connection.wait(handles, timeout)
@@ -793,7 +815,8 @@ class ProcessPool:
             if i not in d.running:
                 continue
             if broken or not w.alive():
-                w.process.join(timeout=1.0)  # reap it, so its exit status is known
+                with contextlib.suppress(ValueError):
+                    w.process.join(timeout=1.0)  # reap it, so its exit status is known
                 how = w.exit_description()
                 self._discard(w)
                 branch = d.job.tasks[i].branch

@@ -210,3 +210,49 @@ def test_template_bomb_in_the_main_flow_hits_the_memory_cap(
     assert result.status == "failed", explain(result)
     assert result.error == "node 'wide': template error: MemoryError"
     assert stray_processes(pool) == set()
+
+
+def _wide(n: int) -> str:
+    names = [f"b{i}" for i in range(n)]
+    lines = [
+        "name: wide",
+        f"settings: {{parallel: {{max_parallel_branches: {n}}}}}",
+        "nodes:",
+        "  - name: start",
+        "    run: return { round = (state.round or 0) + 1 }",
+    ]
+    for b in names:
+        lines += [
+            f"  - name: {b}",
+            "    uses: test.barrier",
+            f"    with: {{dir: 'meet{{{{ state.round }}}}', parties: {n}, timeout: 20}}",
+            "    goto: join",
+        ]
+    lines += [
+        "  - name: join",
+        "    fan_in: true",
+        "    run: return {}",
+        "    goto:",
+        "      - if: state.round < 2",
+        "        to: start",
+        "      - to: __end__",
+        "edges:",
+        f"  - {{from: start, to: [{', '.join(names)}], parallel: true, fan_in: join}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(120)
+def test_a_wide_fan_out_keeps_its_workers_warm_then_trims(tmp_path: Path) -> None:
+    from tea_lsp.engine.events import BranchStarted, Event
+
+    events: list[Event] = []
+    with process_pool(max_idle=2) as pool:
+        result = run_file(write(tmp_path, _wide(6)), pool=pool, events=events.append)
+        assert result.ok, explain(result)
+        pids = [e.worker for e in events if isinstance(e, BranchStarted)]
+        first, second = set(pids[:6]), set(pids[6:])
+        assert len(first) == 6  # six branches met at the barrier: six workers
+        assert second == first  # the second fan-out found them all warm
+        assert len(pool.worker_pids()) == 2  # trimmed to the pool's idle cap after the run
+        assert stray_processes(pool) == set()

@@ -54,3 +54,19 @@ def stop_signals() -> Iterator[None]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def exit_on_stop_signals() -> None:
+    """For a long-running front-end (the language server), from its main thread: SIGTERM and
+    SIGHUP end the process normally (``SystemExit(128 + signal)``), so the exit handlers stop
+    the process pool and the fork server and remove multiprocessing's temporary folder."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, handler)

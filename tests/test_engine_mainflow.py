@@ -243,7 +243,10 @@ def _wide(n: int) -> str:
 
 
 @pytest.mark.timeout(120)
-def test_a_wide_fan_out_keeps_its_workers_warm_then_trims(tmp_path: Path) -> None:
+def test_a_wide_fan_out_keeps_its_workers_warm_then_trims(
+    tmp_path: Path, pool: ProcessPool
+) -> None:
+    shared = pool
     from tea_lsp.engine.events import BranchStarted, Event
 
     events: list[Event] = []
@@ -255,4 +258,4 @@ def test_a_wide_fan_out_keeps_its_workers_warm_then_trims(tmp_path: Path) -> Non
         assert len(first) == 6  # six branches met at the barrier: six workers
         assert second == first  # the second fan-out found them all warm
         assert len(pool.worker_pids()) == 2  # trimmed to the pool's idle cap after the run
-        assert stray_processes(pool) == set()
+        assert stray_processes(pool, shared) == set()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import inspect
 import os
 import subprocess
 import sys
@@ -54,15 +55,11 @@ def run_one(
     path: Path, source: Path, timeout: float, skip_checker: bool = False
 ) -> tuple[Path, str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(source), str(HERE), env.get("PYTHONPATH", "")])
-    if skip_checker:
-        cmd = [
-            sys.executable,
-            "-c",
-            "import sys; from bench.run_compat import runner_only; "
-            "sys.exit(runner_only(sys.argv[1]))",
-            str(path),
-        ]
+    env["PYTHONPATH"] = str(source) + os.pathsep + env.get("PYTHONPATH", "")
+    if skip_checker:  # the function's source, so that it runs against ``source``'s tea_lsp
+        code = inspect.getsource(runner_only) + "\nsys.exit(runner_only(sys.argv[1]))\n"
+        prelude = "import sys\nfrom pathlib import Path\n"
+        cmd = [sys.executable, "-c", prelude + code, str(path)]
     else:
         cmd = [sys.executable, "-m", "tea_lsp", "run", str(path), "--input", "{}"]
     with tempfile.TemporaryDirectory() as tmp:

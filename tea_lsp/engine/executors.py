@@ -559,11 +559,13 @@ class _Starter:
 
 
 class ProcessPool:
-    """A warm pool of branch worker processes, safe to share between runs and threads.
+    """A warm pool of worker processes (branches, and each run's main flow), safe to share
+    between runs and threads.
 
-    Workers are started on demand (up to the fan-out's ``max_parallel``), returned to the pool
-    after each branch, and replaced when they die or are killed. At most ``max_idle`` idle
-    workers are kept between runs. :meth:`shutdown` stops them all.
+    Workers are started on demand (up to the fan-out's ``max_parallel``, see :meth:`_fill`),
+    returned to the pool after each branch, and replaced when they die or are killed. While a
+    fan-out runs, up to its ``max_parallel`` idle workers are kept; between runs, ``max_idle``
+    plus one for the next main flow (:meth:`trim`). :meth:`shutdown` stops them all.
     """
 
     def __init__(
@@ -606,7 +608,10 @@ class ProcessPool:
         return w
 
     def _idle_cap(self) -> int:
-        return max(self._max_idle, *self._fan_out_caps) if self._fan_out_caps else self._max_idle
+        """Idle workers kept: ``max_idle`` (or a running fan-out's width), plus one for the
+        next run's main flow."""
+        base = max(self._max_idle, *self._fan_out_caps) if self._fan_out_caps else self._max_idle
+        return base + 1
 
     def _release(self, w: _Worker) -> None:
         with self._lock:

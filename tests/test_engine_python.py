@@ -386,3 +386,28 @@ def test_parallel_results_stay_in_the_final_state(tmp_path: Path, pool: ProcessP
     ]
     assert result.state["n"] == 2
     json.dumps(result.state)
+
+
+def test_checking_never_executes_code(tmp_path: Path) -> None:
+    from tea_lsp.analysis import analyze
+
+    marker = tmp_path / "ran.txt"
+    text = f"""
+name: quiet
+nodes:
+  - name: py
+    language: python
+    run: |
+      open({str(marker)!r}, "w").write("python")
+  - name: expr
+    run:
+      type: expression
+      value: 'open({str(marker)!r}, "w").write("expression")'
+  - name: unmarked
+    run: |
+      import pathlib
+      pathlib.Path({str(marker)!r}).write_text("unmarked")
+"""
+    analysis = analyze(text, str(tmp_path / "wf.yaml"))
+    assert analysis.workflow is not None
+    assert not marker.exists()

@@ -402,7 +402,8 @@ nodes:
   - name: expr
     run:
       type: expression
-      value: 'open({str(marker)!r}, "w").write("expression")'
+      value: >-
+        open({str(marker)!r}, "w").write("expression")
   - name: unmarked
     run: |
       import pathlib

@@ -309,7 +309,9 @@ class Flow:
             updates = vm.run_node(code.text, state, chunkname=node.name, timeout=timeout)
         except LuaError as exc:
             raise self._lua_failure(node, code, exc) from None
-        if isinstance(updates, dict) and _is_sequence_keys(updates):
+        if isinstance(updates, list):  # should langs/lua.py return sequences as lists
+            updates = {"result": updates}
+        elif isinstance(updates, dict) and _is_sequence_keys(updates):
             # A Lua sequence ({1, 2, 3}) is a value, not keys "1", "2", "3": it becomes result.
             updates = {"result": [updates[str(i + 1)] for i in range(len(updates))]}
         if updates:

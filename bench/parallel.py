@@ -11,7 +11,11 @@ Prints:
 4. wall time of 8 branches sleeping 0.25 s with ``max_parallel_branches: 8`` against the
    ideal 0.25 s (aim <= 0.35 s);
 5. memory: one VM (Lua allocator and process RSS), one idle worker (RSS, PSS, USS), and the
-   total for N branch workers.
+   total for N branch workers;
+6. Python and Lua nodes: per-node cost in the main flow (which runs in a worker) against the
+   same Lua node run in this process (the cost of the worker), and per branch;
+7. 4 CPU-bound Python branches 2 at a time vs 1 at a time (aim >= 1.8x);
+8. 1,000 trivial branches at 64 at a time vs 2 at a time (aim: no slower).
 """
 
 from __future__ import annotations
@@ -83,10 +87,10 @@ def fan_out_workflow(
     return "\n".join(lines) + "\n"
 
 
-def sequential_workflow(n: int) -> str:
+def sequential_workflow(n: int, language: str = "lua") -> str:
     lines = ["name: bench-seq", "nodes:"]
     for i in range(n):
-        lines += [f"  - name: n{i:03d}", "    run: return {}"]
+        lines += [f"  - name: n{i:03d}", f"    language: {language}", "    run: return {}"]
     return "\n".join(lines) + "\n"
 
 
@@ -113,10 +117,10 @@ def fan_out_ms(text: str, pool: ProcessPool, strategy: str) -> float:
     return marks["end"] - marks["start"]
 
 
-def run_ms(text: str) -> tuple[float, int]:
+def run_ms(text: str, pool: ProcessPool | None = None) -> tuple[float, int]:
     analysis = analyze(text, "bench.yaml")
     t0 = time.perf_counter()
-    result = run_workflow(analysis)
+    result = run_workflow(analysis, pool=pool)
     ms = (time.perf_counter() - t0) * 1000
     assert result.ok, result.error
     return ms, result.steps
@@ -277,10 +281,130 @@ def bench_memory(pool: ProcessPool, vms: int) -> None:
         fresh.shutdown()
 
 
+def in_process_node_ms(n: int) -> float:
+    """One trivial Lua node run by a Flow in this process (how the main flow ran before)."""
+    from tea_lsp.engine.actions.registry import default_registry
+    from tea_lsp.engine.nodes import Flow, FlowEnv
+    from tea_lsp.engine.plan import compute_limits
+
+    analysis = analyze(sequential_workflow(n), "bench.yaml")
+    wf = analysis.workflows[0]
+    assert wf is not None
+    env = FlowEnv(
+        workflow=wf,
+        lines=analysis.lines,
+        registry=default_registry(False),
+        workflow_dir=Path.cwd(),
+        limits=compute_limits(wf, RunOptions()),
+    )
+    best = float("inf")
+    for _ in range(3):
+        flow = Flow(env)
+        state: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        for node in wf.nodes:
+            flow.run_node(node, state)
+        best = min(best, (time.perf_counter() - t0) * 1000 / n)
+        flow.close()
+    return best
+
+
+def bench_python(pool: ProcessPool, n: int) -> None:
+    print(f"6. Python vs Lua nodes ({n} trivial nodes / branches, warm pool)")
+    base = in_process_node_ms(n)
+    print(f"   Lua node, in this process (before)  {base:8.3f} ms per node   (baseline)")
+    for language in ("lua", "python"):
+        seq = sequential_workflow(n, language)
+        run_ms(seq, pool)  # warm up
+        per = statistics.median(run_ms(seq, pool)[0] for _ in range(3)) / n
+        print(
+            f"   {language:<6} node, main flow in a worker {per:8.3f} ms per node   "
+            f"ratio {per / base:5.1f}x"
+        )
+    names = [f"b{i:03d}" for i in range(n)]
+    lua_ms = 0.0
+    for language in ("lua", "python"):
+        body = f"language: {language}\nrun: return {{}}"
+        if language == "python":
+            body = "language: python\nrun: \"return {'x': 1}\""
+        text = fan_out_workflow(names, body, max_parallel=os.cpu_count() or 1)
+        fan_out_ms(text, pool, "process")  # warm up
+        per = statistics.median(fan_out_ms(text, pool, "process") for _ in range(3)) / n
+        if language == "lua":
+            lua_ms = per
+            print(f"   lua    branch (process)             {per:8.3f} ms per branch (baseline)")
+        else:
+            print(
+                f"   python branch (process)             {per:8.3f} ms per branch "
+                f"ratio {per / lua_ms:5.1f}x (each forked from a warm worker)"
+            )
+
+
+PY_CPU_BODY = """language: python
+run: |
+  x = 0
+  for i in range({n}):
+      x = (x + i * 7) % 1000003
+  return {{"x": x}}"""
+
+
+def bench_python_speedup(pool: ProcessPool, loops: int) -> None:
+    body = PY_CPU_BODY.format(n=loops)
+    names = ["p1", "p2", "p3", "p4"]
+    print("7. 4 CPU-bound Python branches: 2 at a time vs 1 at a time")
+    m = machine_speedup(loops)
+    print(
+        f"   machine now: 4 plain Python processes, 2 vs 1 at a time: {m:4.2f}x "
+        "(what the cores allow at the moment)"
+    )
+    one = fan_out_workflow(names, body, max_parallel=1)
+    two = fan_out_workflow(names, body, max_parallel=2)
+    fan_out_ms(two, pool, "process")  # warm up
+    t1 = t2 = float("inf")
+    for _ in range(3):
+        t1 = min(t1, fan_out_ms(one, pool, "process"))
+        t2 = min(t2, fan_out_ms(two, pool, "process"))
+    print(
+        f"   process 1 at a time {t1:7.0f} ms (baseline), 2 at a time {t2:7.0f} ms"
+        f"   speedup {t1 / t2:4.2f}x (aim >= 1.8x)"
+    )
+
+
+def bench_wide(n: int) -> None:
+    names = [f"t{i:04d}" for i in range(n)]
+    print(f"8. {n} trivial branches: 64 at a time vs 2 at a time (fresh pool each)")
+    times: dict[int, float] = {}
+    for width in (2, 64):
+        pool = ProcessPool()
+        try:
+            text = fan_out_workflow(names, "run: return {}", max_parallel=width)
+            times[width] = fan_out_ms(text, pool, "process")
+        finally:
+            pool.shutdown()
+    print(f"   2 at a time  {times[2] / 1000:7.2f} s (baseline)")
+    print(
+        f"   64 at a time {times[64] / 1000:7.2f} s   ratio {times[64] / times[2]:4.2f}x "
+        "(aim <= 1.0x)"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    ap.add_argument("--only", type=int, nargs="*", help="run only these sections (6, 7, 8)")
     args = ap.parse_args()
+    if args.only:
+        pool = ProcessPool(max_idle=8)
+        try:
+            if 6 in args.only:
+                bench_python(pool, 50 if args.quick else 200)
+            if 7 in args.only:
+                bench_python_speedup(pool, 1_000_000 if args.quick else 4_000_000)
+            if 8 in args.only:
+                bench_wide(200 if args.quick else 1000)
+        finally:
+            pool.shutdown()
+        return 0
     os.environ.setdefault("TEA_LSP_BENCH", "1")
     print(f"cores: {os.cpu_count()}  python: {sys.version.split()[0]}")
     pool = ProcessPool(max_idle=8)
@@ -290,6 +414,10 @@ def main() -> int:
         bench_speedup(pool, 2_000_000 if args.quick else 12_000_000)
         bench_sleep(pool)
         bench_memory(pool, 20 if args.quick else 100)
+        pool = ProcessPool(max_idle=8)
+        bench_python(pool, 50 if args.quick else 200)
+        bench_python_speedup(pool, 1_000_000 if args.quick else 4_000_000)
+        bench_wide(200 if args.quick else 1000)
     finally:
         pool.shutdown()
     return 0

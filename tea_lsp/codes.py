@@ -788,6 +788,38 @@ _ALL: tuple[Code, ...] = (
         "The node failed.",
         "with: {text: '{{ state.x.y.z }}'}\n",
     ),
+    Code(
+        "TEA609",
+        "python-runtime-error",
+        "runtime",
+        E,
+        "Python code raised an exception while running.",
+        "Reports Python exceptions at the YAML line of the failing Python line; the traceback "
+        "lines inside the snippet are related locations.",
+        "The node failed; the run stopped or the branch failed.",
+        "run: |\n  x = 1 / 0\n",
+    ),
+    Code(
+        "TEA610",
+        "state-not-json",
+        "runtime",
+        E,
+        "A node put a value into the state that is not JSON-like.",
+        "Reports Python values (sets, bytes, objects, ...) stored in the state, naming the key.",
+        "The state crosses process boundaries and is printed as JSON; other values cannot.",
+        "run: |\n  return {'tags': {'a', 'b'}}\n",
+    ),
+    Code(
+        "TEA611",
+        "no-route",
+        "runtime",
+        E,
+        "No rule of a conditional `goto` matched.",
+        "Reports a run that reached a node whose `goto` rules all failed (TEA's engines stop "
+        "there too).",
+        "Add a last rule without `if:` as the fallback.",
+        "goto:\n  - if: state.ok\n    to: done\n",
+    ),
     # ---- python
     Code(
         "TEA701",

@@ -96,8 +96,11 @@ def worker_processes() -> set[int]:
 
 def stray_processes(*pools: ProcessPool) -> set[int]:
     """Worker processes no pool knows about, and zombies (both must be empty)."""
+    from tea_lsp.engine import executors
+
     known: set[int] = set()
-    for p in pools:
+    shared = executors._default_pool  # runs without a pool lease their main-flow worker there
+    for p in (*pools, *([shared] if shared is not None else [])):
         known |= set(p.worker_pids())
     return (worker_processes() - known) | zombies()
 
@@ -140,3 +143,10 @@ def process_pool(max_idle: int = 4) -> Iterator[ProcessPool]:
         yield pool
     finally:
         pool.shutdown()
+
+
+def final_state(result: RunResult) -> dict[str, Any] | None:
+    """The final state without ``parallel_results`` (kept by the runner, checked apart)."""
+    if result.state is None:
+        return None
+    return {k: v for k, v in result.state.items() if k != "parallel_results"}

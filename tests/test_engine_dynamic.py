@@ -9,7 +9,14 @@ import pytest
 
 from tea_lsp.engine import ProcessPool
 from tea_lsp.engine.events import BranchStarted, Event, FanOutStarted
-from tests.engine_support import explain, process_pool, run_file, without_timing, write
+from tests.engine_support import (
+    explain,
+    final_state,
+    process_pool,
+    run_file,
+    without_timing,
+    write,
+)
 
 STRATEGIES = ["process", "thread"]
 
@@ -75,7 +82,7 @@ def test_lua_steps_per_item_joined_at_the_fan_in(
     )
     assert result.ok, explain(result)
     assert result.diagnostics == []
-    assert result.state == {
+    assert final_state(result) == {
         "numbers": [2, 3, 4],
         "base": 100,
         "started": True,
@@ -139,7 +146,7 @@ nodes:
     fan_in: true
     run:
       type: expression
-      value: "parallel_results | map(attribute='state.text.text') | list"
+      value: "{{ parallel_results | map(attribute='state.text.text') | list }}"
       output_key: texts
 """
 
@@ -149,7 +156,7 @@ def test_action_per_item(tmp_path: Path, pool: ProcessPool, strategy: str) -> No
     result = run_file(write(tmp_path, ACTION), pool=pool, strategy=strategy)
     assert result.ok, explain(result)
     assert result.diagnostics == []
-    assert result.state == {
+    assert final_state(result) == {
         "records": [{"id": 1, "tags": ["a"]}, {"id": 2, "tags": []}],
         "texts": [
             '{"n": 0, "record": {"id": 1, "tags": ["a"]}}',
@@ -184,7 +191,10 @@ def test_action_mapping_per_item(tmp_path: Path, pool: ProcessPool) -> None:
     result = run_file(write(tmp_path, ACTION_MAPPING), pool=pool)
     assert result.ok, explain(result)
     assert result.diagnostics == []
-    assert result.state == {"xs": [1, "two", None], "texts": ["[0, 1]", '[1, "two"]', "[2, null]"]}
+    assert final_state(result) == {
+        "xs": [1, "two", None],
+        "texts": ["[0, 1]", '[1, "two"]', "[2, null]"],
+    }
 
 
 FAILING = """
@@ -218,7 +228,7 @@ def test_a_failing_item_does_not_stop_the_others(
 ) -> None:
     result = run_file(write(tmp_path, FAILING), pool=pool, strategy=strategy)
     assert result.ok, explain(result)
-    assert result.state == {
+    assert final_state(result) == {
         "report": ["ok 1", "LuaError: node 'validate': item 2 is bad", "ok 3"],
     }
     assert without_timing(result.branches)[1] == {

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tea_lsp.engine import CancelToken
+from tea_lsp.engine import CancelToken, shutdown_default_pool
 from tea_lsp.engine.events import BranchStarted, Event
 from tests.conftest import ROOT
 from tests.engine_support import (
@@ -24,6 +24,13 @@ from tests.engine_support import (
     worker_processes,
     write,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_pool() -> None:
+    # Runs without a pool lease their main-flow worker from the shared pool: stop its
+    # warm workers so that "no worker left" below counts only this test's own.
+    shutdown_default_pool()
 
 
 @pytest.fixture(autouse=True)
@@ -87,7 +94,7 @@ def test_no_process_left_after_success_failure_and_shutdown(tmp_path: Path) -> N
         ok = run_file(wf, pool=pool)
         assert ok.ok, explain(ok)
         assert stray_processes(pool) == set()
-        assert len(pool.worker_pids()) == 2  # warm workers stay for the next run
+        assert len(pool.worker_pids()) == 3  # 2 branch workers + the main flow's stay warm
         failed = run_file(wf, pool=pool, input={"fail": True})
         assert failed.status == "failed"
         assert failed.error == "node 'fail_after': asked to fail"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tea_lsp.engine import ProcessPool
-from tests.engine_support import explain, process_pool, run_file, write
+from tests.engine_support import explain, final_state, process_pool, run_file, write
 
 PROBE = """
       local found = {}
@@ -78,4 +78,4 @@ def test_nothing_removed_is_reachable(tmp_path: Path, pool: ProcessPool, strateg
     result = run_file(wf, pool=pool, strategy=strategy)
     assert result.ok, explain(result)
     # Empty Lua tables come back as {}: nothing was found anywhere.
-    assert result.state == {"main": {}, "one": {}, "two": {}}
+    assert final_state(result) == {"main": {}, "one": {}, "two": {}}

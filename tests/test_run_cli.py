@@ -63,7 +63,10 @@ def test_success_prints_the_final_state(
     write(tmp_path, OK)
     code, out, err = cli(capsys, "wf.yaml", "--input", '{"x": 4}', "--strategy", strategy)
     assert (code, err) == (0, "")
-    assert out == json.dumps({"x": 4, "y": 40, "parts": ["L40", "R40"]}, indent=2) + "\n"
+    final = json.loads(out)
+    assert out == json.dumps(final, indent=2) + "\n"
+    assert [r["branch"] for r in final.pop("parallel_results")] == ["left", "right"]
+    assert final == {"x": 4, "y": 40, "parts": ["L40", "R40"]}
 
 
 def test_input_from_a_file_and_events(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,12 +74,17 @@ def test_input_from_a_file_and_events(tmp_path: Path, capsys: pytest.CaptureFixt
     (tmp_path / "in.json").write_text('{"x": 2}')
     code, out, err = cli(capsys, "wf.yaml", "--input", "@in.json", "--events", "ev.ndjson")
     assert (code, err) == (0, "")
-    assert json.loads(out) == {"x": 2, "y": 20, "parts": ["L20", "R20"]}
+    final = json.loads(out)
+    assert len(final.pop("parallel_results")) == 2
+    assert final == {"x": 2, "y": 20, "parts": ["L20", "R20"]}
     events = [json.loads(line) for line in (tmp_path / "ev.ndjson").read_text().splitlines()]
     kinds = [e["event"] for e in events]
     assert kinds[:4] == ["run_started", "node_started", "node_finished", "fan_out_started"]
     assert kinds[-5:-1] == ["fan_out_finished", "node_started", "node_finished", "run_finished"]
-    assert events.pop() == {
+    last = events.pop()
+    # parallel_results stays in the final state, as in TEA (checked above).
+    assert [r["branch"] for r in last["state"].pop("parallel_results")] == ["left", "right"]
+    assert last == {
         "event": "result",
         "ok": True,
         "state": {"x": 2, "y": 20, "parts": ["L20", "R20"]},
@@ -190,16 +198,16 @@ def test_refused_features_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[s
         """
         name: refused
         nodes:
-          - name: py
-            language: python
-            run: x = 1
+          - name: pl
+            language: prolog
+            run: "x(1)."
         """,
     )
     code, out, err = cli(capsys, "wf.yaml")
     assert (code, out) == (3, "")
     assert err == (
-        "wf.yaml:4:15: error[TEA607] node 'py': python code is not run by the tea-lsp runner; "
-        "only Lua nodes run\n"
+        "wf.yaml:4:15: error[TEA607] node 'pl': prolog code is not run by the tea-lsp runner; "
+        "only Lua and Python nodes run\n"
     )
 
 

@@ -3,7 +3,7 @@
 Exit codes: 0 the run succeeded; 1 the run failed (the error is printed like a diagnostic,
 ``path:line:col: error[TEA6xx] node 'x': ...``); 2 usage error (missing file, bad ``--input``);
 3 the workflow has errors (printed as by ``check``; warnings do not block) or uses a feature
-the runner refuses (TEA607); 130 interrupted (Ctrl-C).
+the runner refuses (TEA607); 130 interrupted (Ctrl-C), 143 / 129 stopped by SIGTERM / SIGHUP.
 """
 
 from __future__ import annotations
@@ -303,6 +303,7 @@ def run_command(args: argparse.Namespace) -> int:
     from tea_lsp.engine.executors import shutdown_default_pool
     from tea_lsp.engine.plan import RunOptions
     from tea_lsp.engine.runner import CancelToken, run_workflow
+    from tea_lsp.engine.signals import exit_code, stop_signals
 
     stats = _Stats()
     callbacks: list[Callable[[Event], None]] = [stats]
@@ -334,6 +335,7 @@ def run_command(args: argparse.Namespace) -> int:
         options = RunOptions(strategy=args.strategy, max_steps=args.max_steps)
         token = CancelToken()
         box: dict[str, Any] = {}
+        finished = threading.Event()  # not Thread.join: an interrupted join breaks is_alive()
 
         def work() -> None:
             try:
@@ -347,21 +349,25 @@ def run_command(args: argparse.Namespace) -> int:
                 )
             except BaseException as exc:  # re-raised in the main thread
                 box["error"] = exc
+            finally:
+                finished.set()
 
         # The run goes in a thread so that Ctrl-C is handled at once by the main thread,
         # even while a long Lua call of the main flow holds the run's thread.
         worker = threading.Thread(target=work, name="tea-lsp-run", daemon=True)
         try:
-            worker.start()
-            while worker.is_alive():
-                worker.join(0.1)
-        except KeyboardInterrupt:
+            with stop_signals():  # SIGTERM / SIGHUP stop the run like Ctrl-C
+                worker.start()
+                while not finished.wait(0.1):
+                    pass
+        except KeyboardInterrupt as exc:
             token.cancel()
+            finished.wait(5.0)  # the run stops its workers and writes run_finished (cancelled)
             shutdown_default_pool()
             print("tea-lsp: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return exit_code(exc)
         finally:
-            if not worker.is_alive():
+            if finished.is_set():
                 shutdown_default_pool()
         if "error" in box:
             raise box["error"]

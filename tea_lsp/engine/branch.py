@@ -9,6 +9,8 @@ only, runs the branch's nodes until control reaches the fan-in, and returns a
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import threading
 import time
@@ -47,6 +49,7 @@ class BranchTask:
     fan_out_deadline: float | None  # monotonic instant (same clock in every process on Linux)
     test_actions: bool
     dynamic: str | None = None  # a dynamic_parallel node: run its item work, not routing
+    text_key: str = ""  # SHA-256 of the text; the text is "" when the worker has it cached
 
 
 @dataclass(slots=True)
@@ -66,18 +69,29 @@ class BranchOutcome:
 
 
 _CACHE_SIZE = 16
+TEXTS_KNOWN = _CACHE_SIZE // 2  # texts the pool assumes a worker still has cached
 _cache: OrderedDict[tuple[str, int], tuple[Workflow, LineIndex]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def load_workflow(text: str, doc_index: int) -> tuple[Workflow, LineIndex]:
-    """Parse and build the workflow in ``text`` (cached by the text's SHA-256)."""
-    key = (hashlib.sha256(text.encode("utf-8")).hexdigest(), doc_index)
+@functools.lru_cache(maxsize=32)
+def text_key(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_workflow(text: str, doc_index: int, key_hint: str = "") -> tuple[Workflow, LineIndex]:
+    """Parse and build the workflow in ``text`` (cached by the text's SHA-256).
+
+    ``text`` may be ``""`` with ``key_hint`` its SHA-256 when the text is known to be cached.
+    """
+    key = (key_hint or text_key(text), doc_index)
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
+    if not text and key_hint:
+        raise ValueError("the workflow text is not cached in this worker")
     parsed = parse_yaml(text)
     wf = build_workflow(parsed.documents[doc_index].root)
     if wf is None:
@@ -88,6 +102,40 @@ def load_workflow(text: str, doc_index: int) -> tuple[Workflow, LineIndex]:
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return value
+
+
+_python_cache: dict[tuple[str, int, str], bool] = {}
+
+
+def workflow_has_python(
+    text: str, doc_index: int, default_language: str, key_hint: str = ""
+) -> bool:
+    """Whether any node of the workflow runs Python code (its snippets precompiled, so children
+    forked from a warm worker find them compiled)."""
+    key = (key_hint or text_key(text), doc_index, default_language)
+    hit = _python_cache.get(key)
+    if hit is not None:
+        return hit
+    from tea_lsp.langs.detect import resolve_language
+    from tea_lsp.langs.python.runtime import PythonError, precompile
+
+    wf, _lines = load_workflow(text, doc_index, key_hint)
+    found = False
+    stack = list(wf.nodes)
+    while stack:
+        node = stack.pop()
+        stack.extend((*node.steps, *node.body))
+        is_python = node.code is not None and resolve_language(node, default_language) == "python"
+        if is_python or node.expression is not None:
+            found = True
+            snippet = node.code if node.code is not None else node.expression
+            assert snippet is not None
+            with contextlib.suppress(PythonError):
+                precompile(snippet.text, node.name, "exec" if is_python else "eval")
+    if len(_python_cache) > 64:
+        _python_cache.clear()
+    _python_cache[key] = found
+    return found
 
 
 def workflow_dir(path: str) -> Path:
@@ -137,7 +185,7 @@ def run_branch(
             timeout=True,
         )
     try:
-        wf, lines = load_workflow(task.text, task.doc_index)
+        wf, lines = load_workflow(task.text, task.doc_index, task.text_key)
     except Exception as exc:  # the parent checked the text; this is a bug or a race
         return done(success=False, state=None, error=str(exc), error_type="InternalError")
     env = FlowEnv(

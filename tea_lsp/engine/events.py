@@ -47,6 +47,17 @@ class NodeFinished(Event):
     ok: bool = True
     timing_ms: float = 0.0
     error: str | None = None
+    # A failed Python node: its traceback lines in the file, outermost first
+    # ({"line", "column", "function", "text"}, 1-based); empty otherwise.
+    traceback: tuple[dict[str, Any], ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        data = Event.to_json(self)
+        if not self.traceback:
+            data.pop("traceback", None)
+        else:
+            data["traceback"] = [dict(t) for t in self.traceback]
+        return data
 
 
 @dataclass(frozen=True, slots=True)

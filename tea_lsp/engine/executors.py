@@ -19,17 +19,28 @@ import contextlib
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import queue
 import signal
+import sys
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from tea_lsp.engine.actions.registry import CancelSignal
-from tea_lsp.engine.branch import BranchOutcome, BranchTask, run_branch
+from tea_lsp.engine.branch import (
+    TEXTS_KNOWN,
+    BranchOutcome,
+    BranchTask,
+    load_workflow,
+    run_branch,
+    text_key,
+    workflow_has_python,
+)
+from tea_lsp.engine.mainflow import MainOutcome, MainTask, run_main
 from tea_lsp.engine.nodes import NodeEvent
 
 # ("started", index, monotonic, pid) | ("node", index, NodeEvent) | ("finished", index, outcome)
@@ -37,6 +48,7 @@ ExecEvent = tuple[str, int, Any, Any]
 ExecCallback = Callable[[ExecEvent], None]
 
 _POLL = 0.05  # how often cancellation is polled while waiting (seconds)
+_GROW_AFTER = 0.02  # start another worker once every running branch ran this long (seconds)
 
 
 @dataclass(slots=True)
@@ -189,9 +201,77 @@ class _Dispatch:
 # ---------------------------------------------------------------- process strategy
 
 
+def _release_fork_server() -> None:
+    """Close this worker's copy of the fork server's "alive" pipe.
+
+    The fork server exits when every copy of that pipe's write end is closed — the runner's,
+    when its process ends, and the copies the fork server hands to each child it forks. With
+    the workers' copies closed, the fork server exits as soon as the runner is gone (even by
+    SIGKILL), and the workers die with it (:func:`_die_with_parent`).
+    """
+    try:
+        from multiprocessing import forkserver
+    except ImportError:  # pragma: no cover
+        return
+    server = getattr(forkserver, "_forkserver", None)
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        server._forkserver_alive_fd = None  # type: ignore[union-attr]
+
+
+def _die_with_parent(parent: int | None = None) -> None:
+    """Ask the kernel to kill this process when its parent (the fork server) dies (Linux).
+
+    The fork server exits as soon as the runner's process is gone (its "alive" pipe closes),
+    so a worker busy in a loop never outlives the CLI or the language server, even on SIGKILL.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl here
+        return
+    if os.getppid() == 1 or (parent is not None and os.getppid() != parent):
+        os._exit(1)  # the parent died before prctl took effect
+
+
+def _address_space() -> int | None:
+    """This process's virtual size in bytes (Linux), for the address-space limit."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            pages = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _limit_memory(extra: int | None) -> None:
+    """Cap this worker's address space at its size now plus ``extra`` (``None``: no cap)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on this platform
+        return
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    size = _address_space()
+    limit = hard
+    if extra is not None and size is not None:
+        limit = size + extra if hard == resource.RLIM_INFINITY else min(hard, size + extra)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _worker_main(conn: multiprocessing.connection.Connection) -> None:
-    """The loop of one worker process: run branch tasks until told to stop."""
+    """The loop of one worker process: run branch tasks (and main flows) until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _release_fork_server()
+    _die_with_parent()
     pid = os.getpid()
     while True:
         try:
@@ -201,26 +281,125 @@ def _worker_main(conn: multiprocessing.connection.Connection) -> None:
         if msg is None:
             return
         task_id, task = msg
+        if task.text:  # the pool now counts on this worker having the text cached
+            with contextlib.suppress(Exception):
+                load_workflow(task.text, task.doc_index, task.text_key)
+        try:
+            conn.send(("started", task_id, time.monotonic(), pid))
+            if _needs_isolation(task):
+                _run_forked(conn, task_id, task)
+            else:
+                _run_task(conn, task_id, task)
+        except (EOFError, OSError):
+            return
 
-        def emit(ev: NodeEvent, task_id: int = task_id) -> None:
+
+def _run_task(
+    conn: multiprocessing.connection.Connection,
+    task_id: int,
+    task: Any,
+    finish: Callable[[Any], None] | None = None,
+) -> None:
+    """Run one task here and send its outcome (exactly one ``done``/``main_done`` message,
+    through ``finish`` when given)."""
+    send_final = finish or conn.send
+    _limit_memory(task.limits.worker_memory)
+    try:
+        if isinstance(task, MainTask):
+            try:
+                main = run_main(task, conn, task_id)
+            except Exception as exc:  # a bug in tea-lsp: report it as the run's failure
+                main = MainOutcome("failed", None, f"internal error: {type(exc).__name__}: {exc}")
+            send_final(("main_done", task_id, main))
+            return
+
+        def emit(ev: NodeEvent) -> None:
             conn.send(("node", task_id, ev))
 
         try:
-            conn.send(("started", task_id, time.monotonic(), pid))
-            try:
-                outcome = run_branch(task, emit, in_worker=True)
-            except Exception as exc:  # a bug in tea-lsp: report it as the branch's failure
-                outcome = BranchOutcome(
-                    branch=task.branch,
-                    index=task.index,
-                    success=False,
-                    state=None,
-                    error=f"internal error: {type(exc).__name__}: {exc}",
-                    error_type="InternalError",
-                )
-            conn.send(("done", task_id, outcome))
-        except (EOFError, OSError):
-            return
+            outcome = run_branch(task, emit, in_worker=True)
+        except Exception as exc:  # a bug in tea-lsp: report it as the branch's failure
+            outcome = BranchOutcome(
+                branch=task.branch,
+                index=task.index,
+                success=False,
+                state=None,
+                error=f"internal error: {type(exc).__name__}: {exc}",
+                error_type="InternalError",
+            )
+        send_final(("done", task_id, outcome))
+    finally:
+        _limit_memory(None)
+
+
+def _needs_isolation(task: Any) -> bool:
+    """Tasks of a workflow with Python code run in a forked child (see :func:`_run_forked`)."""
+    if not hasattr(os, "fork"):
+        return False
+    try:
+        return workflow_has_python(
+            task.text, task.doc_index, task.limits.default_language, task.text_key
+        )
+    except Exception:  # the task reports the problem itself
+        return False
+
+
+def _run_forked(conn: multiprocessing.connection.Connection, task_id: int, task: Any) -> None:
+    """Run the task in a child forked from this warm worker, then wait for it.
+
+    Python code can change modules, globals, signal handlers: whatever it does dies with the
+    child, so siblings, later branches and later runs start from this pristine worker (with
+    its caches warm). The child dies with this worker (a kill of the worker kills it too).
+    A child that dies without sending its outcome is reported as ``("crashed", id, how)``.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    final_r, final_w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child
+        code = 0
+        try:
+            os.close(final_r)
+            _die_with_parent(parent)
+
+            def finish(msg: Any) -> None:
+                data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(final_w, "wb") as fh:
+                    fh.write(data)
+
+            _run_task(conn, task_id, task, finish)
+        except BaseException:
+            code = 70
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    # The outcome goes through this worker, after the child is gone: when the runner reads
+    # it, no process of the task is left.
+    os.close(final_w)
+    chunks = []
+    with os.fdopen(final_r, "rb") as fh:
+        while chunk := fh.read(1 << 16):
+            chunks.append(chunk)
+    _pid, status = os.waitpid(child, 0)
+    data = b"".join(chunks)
+    if status == 0 and data:
+        conn.send(pickle.loads(data))
+    else:
+        conn.send(("crashed", task_id, _describe_status(status)))
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        return f"was killed by {name}"
+    return f"exited with code {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
 
 
 def _default_context() -> multiprocessing.context.BaseContext:
@@ -251,8 +430,26 @@ class _Worker:
         )
         self._stop_lock = threading.Lock()
         self._stopped = False
+        # Workflow texts this worker has cached (most recent last): a task for one of them is
+        # sent without its text, so a wide fan-out does not copy the file once per branch.
+        # The worker's cache holds twice as many texts, so these are always still there.
+        self._texts: OrderedDict[str, None] = OrderedDict()
+        self.tasks = 0
+        self.created = time.monotonic()
         self.process.start()
         child.close()
+
+    def slim(self, task: Any) -> Any:
+        """``task`` as sent to this worker: without its text when the worker has it cached."""
+        self.tasks += 1
+        key = text_key(task.text)
+        if key in self._texts:
+            self._texts.move_to_end(key)
+            return replace(task, text="", text_key=key)
+        self._texts[key] = None
+        while len(self._texts) > TEXTS_KNOWN:
+            self._texts.popitem(last=False)
+        return replace(task, text_key=key)
 
     @property
     def pid(self) -> int | None:
@@ -310,12 +507,65 @@ class _Worker:
         return f"exited with code {code}"
 
 
-class ProcessPool:
-    """A warm pool of branch worker processes, safe to share between runs and threads.
+class _Starter:
+    """Starts workers for one fan-out in background threads; wakes the dispatcher when ready."""
 
-    Workers are started on demand (up to the fan-out's ``max_parallel``), returned to the pool
-    after each branch, and replaced when they die or are killed. At most ``max_idle`` idle
-    workers are kept between runs. :meth:`shutdown` stops them all.
+    def __init__(self, pool: ProcessPool) -> None:
+        self.pool = pool
+        self.in_flight = 0
+        self.error: str | None = None
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+
+    def start(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+        t = threading.Thread(target=self._run, name="tea-lsp-worker-start", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _run(self) -> None:
+        try:
+            w = _Worker(self.pool._ctx)
+        except Exception as exc:
+            with self._lock:
+                self.error = str(exc) or type(exc).__name__
+        else:
+            self.pool._add_started(w)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"x")
+
+    def wait(self, timeout: float) -> None:
+        multiprocessing.connection.wait([self.wake_r], timeout)
+        self.drain()
+
+    def drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.wake_r, 4096):
+                pass
+
+    def join(self) -> None:
+        """Wait for workers still starting (they join the idle list), then close the pipe."""
+        for t in self._threads:
+            t.join()
+        for fd in (self.wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class ProcessPool:
+    """A warm pool of worker processes (branches, and each run's main flow), safe to share
+    between runs and threads.
+
+    Workers are started on demand (up to the fan-out's ``max_parallel``, see :meth:`_fill`),
+    returned to the pool after each branch, and replaced when they die or are killed. While a
+    fan-out runs, up to its ``max_parallel`` idle workers are kept; between runs, ``max_idle``
+    plus one for the next main flow (:meth:`trim`). :meth:`shutdown` stops them all.
     """
 
     def __init__(
@@ -329,6 +579,11 @@ class ProcessPool:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._closed = False
+        # max_parallel of each fan-out running now: while one runs, up to that many workers
+        # stay warm (returning workers are not stopped), so a wide fan-out reuses them.
+        self._fan_out_caps: list[int] = []
+        # How long a new worker takes from its start to its first branch started (seconds).
+        self._start_cost = 0.1  # until measured
 
     # ---- worker management
 
@@ -352,19 +607,45 @@ class ProcessPool:
             raise RuntimeError("the process pool was shut down")
         return w
 
+    def _idle_cap(self) -> int:
+        """Idle workers kept: ``max_idle`` (or a running fan-out's width), plus one for the
+        next run's main flow."""
+        base = max(self._max_idle, *self._fan_out_caps) if self._fan_out_caps else self._max_idle
+        return base + 1
+
     def _release(self, w: _Worker) -> None:
         with self._lock:
             self._busy.discard(w)
-            keep = not self._closed and len(self._idle) < self._max_idle and w.alive()
+            keep = not self._closed and len(self._idle) < self._idle_cap() and w.alive()
             if keep:
                 self._idle.append(w)
         if not keep:
+            w.stop(kill=False)
+
+    def trim(self) -> None:
+        """Stop idle workers above the pool's idle cap (once wide fan-outs are over)."""
+        with self._lock:
+            cap = self._idle_cap()
+            extra = self._idle[cap:] if len(self._idle) > cap else []
+            self._idle = self._idle[: len(self._idle) - len(extra)] if extra else self._idle
+        for w in extra:
             w.stop(kill=False)
 
     def _discard(self, w: _Worker) -> None:
         with self._lock:
             self._busy.discard(w)
         w.stop(kill=True)
+
+    def lease(self) -> _Worker:
+        """A worker for one run's main flow, until :meth:`give_back`."""
+        return self._acquire()
+
+    def give_back(self, w: _Worker, *, reusable: bool) -> None:
+        """End a lease: a clean worker returns to the pool, any other one is stopped."""
+        if reusable and w.alive():
+            self._release(w)
+        else:
+            self._discard(w)
 
     def warm(self, n: int) -> None:
         """Start workers until ``n`` are idle (so the first fan-out does not pay for them)."""
@@ -395,9 +676,13 @@ class ProcessPool:
 
     def run_fan_out(self, job: FanOutJob) -> FanOutReport:
         d = _Dispatch(job)
+        with self._lock:
+            self._fan_out_caps.append(job.max_parallel)
         try:
             self._loop(d)
         finally:
+            with self._lock:
+                self._fan_out_caps.remove(job.max_parallel)
             # On any exit (including KeyboardInterrupt) no branch keeps running.
             for r in list(d.running.values()):
                 self._discard(r.handle)
@@ -410,43 +695,100 @@ class ProcessPool:
 
     def _loop(self, d: _Dispatch) -> None:
         job = d.job
-        while d.pending or d.running:
-            if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
-                d.cancelled = True
-            if d.stopping:
-                self._stop_all(d)
-                d.cancel_pending()
-                return
-            while d.pending and len(d.running) < job.max_parallel:
-                i = d.pending.popleft()
-                if d.check_pending_deadline(i):
-                    continue
-                self._dispatch(d, i)
+        starter = _Starter(self)
+        try:
+            while d.pending or d.running:
+                if job.cancel is not None and job.cancel.is_set() and not d.cancelled:
+                    d.cancelled = True
                 if d.stopping:
-                    break
-            if not d.running:
-                continue
-            self._wait(d)
-            self._collect(d)
-            self._kill_overdue(d)
+                    self._stop_all(d)
+                    d.cancel_pending()
+                    return
+                self._fill(d, starter)
+                if d.stopping:
+                    continue
+                if not d.running:
+                    if not d.pending:
+                        continue
+                    if starter.error is not None and starter.in_flight == 0:
+                        self._fail_pending(d, starter.error)
+                        continue
+                    starter.wait(_POLL)
+                    continue
+                self._wait(d, starter)
+                self._collect(d)
+                self._kill_overdue(d)
+        finally:
+            starter.join()
 
-    def _dispatch(self, d: _Dispatch, i: int) -> None:
+    def _fill(self, d: _Dispatch, starter: _Starter) -> None:
+        """Give pending branches to idle workers; start workers in the background when short.
+
+        A new worker starts (at most two at a time) only when every running branch has run at
+        least as long as a new worker takes to become useful (start, then parse the workflow:
+        measured): a fan-out of short branches keeps reusing the workers it has instead of
+        paying for one new process per slot, while long branches still get every slot.
+        """
+        job = d.job
+        while d.pending and len(d.running) < job.max_parallel:
+            w = self._take_idle()
+            if w is None:
+                wanted = min(len(d.pending), job.max_parallel - len(d.running))
+                now = time.monotonic()
+                grow_after = max(_GROW_AFTER, self._start_cost)
+                busy = all(
+                    r.started is not None and now - r.started >= grow_after
+                    for r in d.running.values()
+                )
+                few = len(d.running) + starter.in_flight < min(2, job.max_parallel)
+                if starter.error is None and (few or (busy and starter.in_flight < min(2, wanted))):
+                    starter.start()
+                return
+            i = d.pending.popleft()
+            if d.check_pending_deadline(i):
+                self._release(w)
+                continue
+            self._dispatch(d, i, w)
+            if d.stopping:
+                return
+
+    def _fail_pending(self, d: _Dispatch, error: str) -> None:
+        while d.pending:
+            i = d.pending.popleft()
+            d.finish(d.synthetic(i, "WorkerCrash", f"cannot start a worker process: {error}"))
+
+    def _take_idle(self) -> _Worker | None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the process pool was shut down")
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive():
+                    self._busy.add(w)
+                    return w
+                w.stop(kill=True)
+        return None
+
+    def _add_started(self, w: _Worker) -> None:
+        with self._lock:
+            closed = self._closed
+            if not closed:
+                self._idle.append(w)
+        if closed:
+            w.stop(kill=True)
+
+    def _dispatch(self, d: _Dispatch, i: int, w: _Worker) -> None:
         now = time.monotonic()
         task = d.job.tasks[i]
         try:
-            w = self._acquire()
-        except Exception as exc:
-            d.finish(d.synthetic(i, "WorkerCrash", f"cannot start a worker process: {exc}"))
-            return
-        try:
-            w.conn.send((i, task))
+            w.conn.send((i, w.slim(task)))
         except Exception as exc:
             self._discard(w)
             d.finish(d.synthetic(i, "WorkerCrash", f"cannot send the branch to a worker: {exc}"))
             return
         d.running[i] = _Running(i, now, kill_at=d.kill_at(None, task), handle=w)
 
-    def _wait(self, d: _Dispatch) -> None:
+    def _wait(self, d: _Dispatch, starter: _Starter) -> None:
         now = time.monotonic()
         timeout: float | None = None
         kills = [r.kill_at for r in d.running.values() if r.kill_at is not None]
@@ -454,11 +796,17 @@ class ProcessPool:
             timeout = max(0.0, min(kills) - now)
         if d.job.cancel is not None:
             timeout = _POLL if timeout is None else min(timeout, _POLL)
+        if d.pending and len(d.running) < d.job.max_parallel:  # re-check whether to grow
+            timeout = _GROW_AFTER if timeout is None else min(timeout, _GROW_AFTER)
         handles: list[Any] = []
         for r in d.running.values():
             handles.append(r.handle.conn)
-            handles.append(r.handle.process.sentinel)
+            with contextlib.suppress(ValueError):  # closed meanwhile: _collect reports it
+                handles.append(r.handle.process.sentinel)
+        if starter.in_flight:
+            handles.append(starter.wake_r)
         multiprocessing.connection.wait(handles, timeout)
+        starter.drain()
 
     def _collect(self, d: _Dispatch) -> None:
         for i, r in list(d.running.items()):
@@ -472,7 +820,8 @@ class ProcessPool:
             if i not in d.running:
                 continue
             if broken or not w.alive():
-                w.process.join(timeout=1.0)  # reap it, so its exit status is known
+                with contextlib.suppress(ValueError):
+                    w.process.join(timeout=1.0)  # reap it, so its exit status is known
                 how = w.exit_description()
                 self._discard(w)
                 branch = d.job.tasks[i].branch
@@ -492,6 +841,10 @@ class ProcessPool:
         if kind == "started":
             r.started = float(msg[2])
             r.kill_at = d.kill_at(r.started, d.job.tasks[r.index])
+            w: _Worker = r.handle
+            if w.tasks == 1:  # its first branch: how long a new worker took to be useful
+                cost = r.started - w.created
+                self._start_cost = 0.5 * self._start_cost + 0.5 * cost
             d.emit(("started", r.index, r.started, msg[3]))
         elif kind == "node":
             ev: NodeEvent = msg[2]
@@ -501,6 +854,19 @@ class ProcessPool:
             outcome: BranchOutcome = msg[2]
             self._release(r.handle)
             d.finish(outcome)
+        elif kind == "crashed":  # the branch's forked child died; the worker itself is fine
+            self._release(r.handle)
+            branch = d.job.tasks[r.index].branch
+            where = f"node '{r.node}'" if r.node else f"branch '{branch}'"
+            d.finish(
+                d.synthetic(
+                    r.index,
+                    "WorkerCrash",
+                    f"{where}: the worker process {msg[2]}",
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
 
     def _kill_overdue(self, d: _Dispatch) -> None:
         _finish_overdue(d, lambda r: self._discard(r.handle), "the worker", "killed")

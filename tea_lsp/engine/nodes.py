@@ -9,12 +9,12 @@ failing in a worker process reports the same diagnostic as the main flow would.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tea_lsp.diagnostics import Diagnostic, Severity, Span
+from tea_lsp.diagnostics import Diagnostic, Related, Severity, Span
 from tea_lsp.engine.actions.registry import (
     ActionCancelled,
     ActionContext,
@@ -36,8 +36,10 @@ if TYPE_CHECKING:
     from tea_lsp.langs.lua import LuaVM
 
 
-# (kind, node, monotonic time, ok, timing_ms, error)
-NodeEvent = tuple[str, str, float, bool, float, str | None]
+# (kind, node, monotonic time, ok, timing_ms, error, traceback)
+# traceback: (1-based YAML line, 1-based column, function, source text) of each Python frame
+TraceLine = tuple[int, int, str, str]
+NodeEvent = tuple[str, str, float, bool, float, str | None, tuple[TraceLine, ...]]
 NodeEmit = Callable[[NodeEvent], None]
 
 
@@ -51,9 +53,25 @@ class Failure:
     code: str
     span: tuple[int, int, int, int]
     timeout: bool = False
+    # Python traceback lines inside the snippet, outermost first: (message, span)
+    related: tuple[tuple[str, tuple[int, int, int, int]], ...] = ()
 
     def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.code, Severity.ERROR, self.message, Span(*self.span))
+        return Diagnostic(
+            self.code,
+            Severity.ERROR,
+            self.message,
+            Span(*self.span),
+            related=tuple(Related(Span(*sp), m) for m, sp in self.related),
+        )
+
+    def traceback(self) -> tuple[TraceLine, ...]:
+        """The Python traceback as ``(line, column, function, text)``, 1-based, in the file."""
+        out: list[TraceLine] = []
+        for message, sp in self.related:
+            function, _, text = message.partition(": ")
+            out.append((sp[0] + 1, sp[1] + 1, function.removeprefix("in "), text))
+        return tuple(out)
 
 
 class NodeError(Exception):
@@ -71,11 +89,19 @@ def _span_tuple(span: Span) -> tuple[int, int, int, int]:
 
 
 def failure(
-    node: str, error_type: str, what: str, span: Span, *, timeout: bool = False
+    node: str,
+    error_type: str,
+    what: str,
+    span: Span,
+    *,
+    timeout: bool = False,
+    related: tuple[tuple[str, tuple[int, int, int, int]], ...] = (),
 ) -> NodeError:
     code = ERROR_CODES.get(error_type, "TEA601")
     return NodeError(
-        Failure(node, error_type, f"node '{node}': {what}", code, _span_tuple(span), timeout)
+        Failure(
+            node, error_type, f"node '{node}': {what}", code, _span_tuple(span), timeout, related
+        )
     )
 
 
@@ -109,6 +135,7 @@ class Flow:
     def __init__(self, env: FlowEnv) -> None:
         self.env = env
         self.steps = 0
+        self.ran_python = False  # Python code ran here: this process is no longer pristine
         self._vm: LuaVM | None = None
         self._variables = json_clone(env.workflow.variables)
 
@@ -219,17 +246,28 @@ class Flow:
         emit = self.env.emit
         t0 = time.monotonic()
         if emit is not None:
-            emit(("node_started", node.name, t0, True, 0.0, None))
+            emit(("node_started", node.name, t0, True, 0.0, None, ()))
         try:
             result = self._execute(node, state)
         except NodeError as exc:
             if emit is not None:
                 t1 = time.monotonic()
-                emit(("node_finished", node.name, t1, False, (t1 - t0) * 1000, exc.failure.message))
+                f = exc.failure
+                emit(
+                    (
+                        "node_finished",
+                        node.name,
+                        t1,
+                        False,
+                        (t1 - t0) * 1000,
+                        f.message,
+                        f.traceback(),
+                    )
+                )
             raise
         if emit is not None:
             t1 = time.monotonic()
-            emit(("node_finished", node.name, t1, True, (t1 - t0) * 1000, None))
+            emit(("node_finished", node.name, t1, True, (t1 - t0) * 1000, None, ()))
         return result
 
     def _execute(self, node: Node, state: State) -> Any:
@@ -239,9 +277,12 @@ class Flow:
         if node.uses is not None:
             result = self._run_action(node, state)
         elif node.code is not None:
-            result = self._run_lua(node, node.code, state)
+            if self.language(node) == "python":
+                result = self._run_python(node, node.code, state)
+            else:
+                result = self._run_lua(node, node.code, state)
         elif node.expression is not None:
-            value = self.expression(node, node.expression, self.context(state))
+            value = self._run_expression(node, node.expression, state)
             merge(state, {node.output_key or "result": value})
             result = value
         for sub in node.steps:
@@ -269,6 +310,11 @@ class Flow:
             updates = vm.run_node(code.text, state, chunkname=node.name, timeout=timeout)
         except LuaError as exc:
             raise self._lua_failure(node, code, exc) from None
+        if isinstance(updates, list):  # should langs/lua.py return sequences as lists
+            updates = {"result": updates}
+        elif isinstance(updates, dict) and _is_sequence_keys(updates):
+            # A Lua sequence ({1, 2, 3}) is a value, not keys "1", "2", "3": it becomes result.
+            updates = {"result": [updates[str(i + 1)] for i in range(len(updates))]}
         if (bad := non_finite(updates)) is not None:
             where, number = bad
             raise failure(
@@ -281,6 +327,134 @@ class Flow:
         if updates:
             merge(state, updates)
         return json_clone(updates) if updates is not None else None
+
+    # ---- Python
+
+    def language(self, node: Node) -> str:
+        from tea_lsp.langs.detect import resolve_language
+
+        return resolve_language(node, self.env.limits.default_language)
+
+    def _python_timeout(self, node: Node) -> float | None:
+        """The time a Python snippet may take: ``python.timeout``, within the branch budget."""
+        limit = self.env.limits.python_timeout
+        left = self._branch_time_left(node)
+        if left is not None and (limit is None or left < limit):
+            return left
+        return limit
+
+    def _namespace(self, node: Node, state: State) -> Any:
+        from tea_lsp.langs.python.runtime import Namespace
+
+        args: dict[str, Any] = {}
+        if node.with_args is not None:
+            rendered = self.render(node, node.with_args, self.context(state))
+            args = rendered if isinstance(rendered, dict) else {}
+        extra: dict[str, Any] = {}
+        if "parallel_results" in state:
+            extra["parallel_results"] = state["parallel_results"]
+        for name in self.env.item_names:
+            extra[name] = state.get(name)
+        return Namespace(
+            state=state,
+            variables=self._variables,
+            actions=_PythonActions(self, node),
+            args=args,
+            extra=extra,
+        )
+
+    def _run_python(self, node: Node, code: Snippet, state: State) -> Any:
+        from tea_lsp.langs.python.runtime import PythonError, run_code
+
+        timeout = self._python_timeout(node)
+        ns = self._namespace(node, state)
+        self.ran_python = True
+        try:
+            updates = run_code(code.text, ns, name=node.name, timeout=timeout)
+        except PythonError as exc:
+            raise self._python_failure(node, code, exc, timeout) from None
+        self._check_json(node, code, updates, state)
+        if updates:
+            merge(state, updates)
+        return json_clone(updates) if updates is not None else None
+
+    def _run_expression(self, node: Node, snippet: Snippet, state: State) -> Any:
+        """``run: {type: expression}``: a Python expression; templates and non-Python: Jinja."""
+        from tea_lsp.langs.python.runtime import PythonError, eval_expression
+
+        text = snippet.text
+        if _is_template(text) or not _parses_as_python(text):
+            return self.expression(node, snippet, self.context(state))
+        timeout = self._python_timeout(node)
+        self.ran_python = True
+        try:
+            value = eval_expression(
+                text, self._namespace(node, state), name=node.name, timeout=timeout
+            )
+        except PythonError as exc:
+            raise self._python_failure(node, snippet, exc, timeout) from None
+        self._check_json(node, snippet, {node.output_key or "result": value}, None)
+        return json_clone(value)
+
+    def _check_json(self, node: Node, code: Snippet, updates: Any, state: State | None) -> None:
+        """Values crossing processes must be JSON-like; name the key otherwise (TEA610)."""
+        where: str | None = None
+        for origin, data in (("returned", updates), ("state", state)):
+            if not isinstance(data, dict):
+                continue
+            for key, value in data.items():
+                bad = non_json_path(value, f"{key}")
+                if bad is not None:
+                    path, kind = bad
+                    where = (
+                        f"state key '{key}' holds a '{kind}' value"
+                        + (f" (at '{path}')" if path != key else "")
+                        + "; state values must be JSON-like: null, booleans, numbers, strings, "
+                        "lists and mappings with string keys"
+                    )
+                    if origin == "state":
+                        where += " (the code changed 'state' in place)"
+                    break
+            if where is not None:
+                break
+        if where is not None:
+            raise failure(node.name, "StateError", where, code.scalar.span)
+
+    def _python_failure(
+        self, node: Node, code: Snippet, exc: Exception, timeout: float | None
+    ) -> NodeError:
+        from tea_lsp.langs.python.runtime import PythonError
+
+        assert isinstance(exc, PythonError)
+        smap = SnippetMap.for_scalar(code.scalar, self.env.lines)
+        text_lines = code.text.split("\n")
+
+        def span_of(line: int | None) -> Span:
+            if line is not None and 1 <= line <= len(text_lines):
+                return smap.line_span(line - 1, text_lines[line - 1])
+            if smap.exact:
+                return smap.line_span(0, text_lines[0])
+            return smap.whole_span
+
+        related = tuple(
+            (f"in {f.function}: {f.text}", _span_tuple(span_of(f.line))) for f in exc.frames
+        )
+        message = exc.message
+        if (
+            exc.error_type == "TimeoutError"
+            and timeout is not None
+            and self.env.branch is not None
+            and timeout != self.env.limits.python_timeout
+        ):
+            message = f"python code ran past {self.env.deadline_text}"
+        return failure(
+            node.name,
+            exc.error_type,
+            message,
+            span_of(exc.line),
+            timeout=exc.error_type == "TimeoutError",
+            related=related,
+        )
 
     def _branch_time_left(self, node: Node) -> float | None:
         """Seconds left in the branch's budget (``None``: no limit, or the main flow).
@@ -387,6 +561,25 @@ class Flow:
         elif value is not None:
             merge(state, {"result": value})
 
+    def call_action(self, node: Node, name: str, args: dict[str, Any]) -> Any:
+        """An action called from Python code (``actions["name"](...)``)."""
+        spec = self.env.registry.get(name)
+        if spec is None:
+            raise ActionError(f"unknown action '{name}'")
+        args = json_clone(args)
+        problem = spec.validate(args)
+        if problem is not None:
+            raise ActionError(f"action '{name}': {problem}")
+        actx = ActionContext(
+            workflow_dir=self.env.workflow_dir,
+            node=node.name,
+            deadline=self.env.deadline,
+            cancel=self.env.cancel,
+            in_worker=self.env.in_worker,
+            extra=self.env.action_extra,
+        )
+        return spec.func(args, actx)
+
     # ---- routing
 
     def next_target(self, node: Node, state: State, result: Any) -> str:
@@ -417,6 +610,16 @@ class Flow:
                 continue
             if self.condition(node, route.condition, ctx):
                 return route.target
+        if node.goto:
+            # A conditional goto whose rules all fail stops the run, as in TEA's engines.
+            goto = node.ymap.key_node("goto")
+            raise failure(
+                node.name,
+                "NoRoute",
+                "no rule of its 'goto' matched, so the run cannot go on; add a last rule without "
+                "'if' as the fallback",
+                goto.span if goto is not None else node.name_span,
+            )
         return END
 
     @staticmethod
@@ -432,3 +635,68 @@ class Flow:
             if not v.value:
                 return False
         return True
+
+
+class _PythonActions(Mapping[str, Callable[..., Any]]):
+    """``actions`` in Python code: ``actions["json.parse"](state=state, text="[1]")``."""
+
+    def __init__(self, flow: Flow, node: Node) -> None:
+        self._flow = flow
+        self._node = node
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name not in self._flow.env.registry:
+            raise KeyError(f"unknown action '{name}'")
+
+        def call(state: Any = None, **kwargs: Any) -> Any:
+            del state  # upstream passes the state; our actions take only their arguments
+            return self._flow.call_action(self._node, name, kwargs)
+
+        return call
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._flow.env.registry.names())
+
+    def __len__(self) -> int:
+        return len(self._flow.env.registry.names())
+
+
+def _is_sequence_keys(updates: dict[str, Any]) -> bool:
+    n = len(updates)
+    return n > 0 and all(str(i + 1) in updates for i in range(n))
+
+
+def _parses_as_python(text: str) -> bool:
+    import ast
+
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def non_json_path(value: Any, path: str, depth: int = 0) -> tuple[str, str] | None:
+    """The path and type name of the first value that is not JSON-like, or ``None``."""
+    if isinstance(value, _JSON_SCALARS):
+        return None
+    if depth > 200:
+        return path, "deeply nested"
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, _JSON_SCALARS):
+                return f"{path}", f"mapping with a {type(k).__name__} key"
+            bad = non_json_path(v, f"{path}.{k}", depth + 1)
+            if bad is not None:
+                return bad
+        return None
+    if isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            bad = non_json_path(v, f"{path}[{i}]", depth + 1)
+            if bad is not None:
+                return bad
+        return None
+    return path, type(value).__name__

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from tea_lsp.catalog import catalog
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.engine.actions.registry import ActionRegistry
+from tea_lsp.langs.detect import resolve_language
 from tea_lsp.model.routing import branch_nodes
 from tea_lsp.model.workflow import END, START, FanOut, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq
@@ -24,6 +25,8 @@ DEFAULT_LUA_TIMEOUT = 30.0
 DEFAULT_LUA_MEMORY = 64 * 2**20
 DEFAULT_MAX_STEPS = 1000
 DEFAULT_KILL_GRACE = 1.0
+DEFAULT_PYTHON_TIMEOUT = 30.0
+DEFAULT_WORKER_MEMORY = 2 * 2**30
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,9 @@ class RunOptions:
     fail_fast: bool | None = None
     kill_grace: float = DEFAULT_KILL_GRACE
     test_actions: bool | None = None
+    default_language: str | None = None  # unmarked code: "auto" | "python" | "lua"
+    python_timeout: float | None = None
+    worker_memory: int | None = None  # address space a worker may add while running user code
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,9 @@ class Limits:
     fan_out_timeout: float | None  # whole fan-out (parallel.timeout)
     fail_fast: bool
     kill_grace: float
+    default_language: str = "auto"
+    python_timeout: float | None = DEFAULT_PYTHON_TIMEOUT  # per Python snippet
+    worker_memory: int | None = DEFAULT_WORKER_MEMORY
 
 
 @dataclass(slots=True)
@@ -204,6 +213,9 @@ def compute_limits(
     fail_fast = options.fail_fast
     if fail_fast is None:
         fail_fast = _setting(st, "parallel", "fail_fast") is True
+    python_timeout = options.python_timeout
+    if python_timeout is None:
+        python_timeout = _seconds(_setting(st, "python", "timeout")) or DEFAULT_PYTHON_TIMEOUT
     return Limits(
         strategy=strategy,
         max_steps=max(1, options.max_steps),
@@ -214,6 +226,11 @@ def compute_limits(
         fan_out_timeout=fan_out_timeout,
         fail_fast=fail_fast,
         kill_grace=max(0.0, options.kill_grace),
+        default_language=options.default_language or "auto",
+        python_timeout=python_timeout,
+        worker_memory=(
+            options.worker_memory if options.worker_memory is not None else DEFAULT_WORKER_MEMORY
+        ),
     )
 
 
@@ -224,15 +241,17 @@ def _key_span(ymap: YMap, key: str) -> Span:
 
 def _check_node(plan: Plan, node: Node, registry: ActionRegistry, in_branch: bool) -> None:
     name = node.name
-    if node.code is not None and not node.is_lua:
-        lang = node.ymap.get("language")
-        span = lang.span if lang is not None else node.code.scalar.span
-        _refuse(
-            plan,
-            span,
-            f"node '{name}': {node.language} code is not run by the tea-lsp runner; only Lua "
-            "nodes run",
-        )
+    if node.code is not None:
+        language = resolve_language(node, plan.limits.default_language)
+        if language not in ("lua", "python"):
+            lang = node.ymap.get("language")
+            span = lang.span if lang is not None else node.code.scalar.span
+            _refuse(
+                plan,
+                span,
+                f"node '{name}': {language} code is not run by the tea-lsp runner; only Lua "
+                "and Python nodes run",
+            )
     if node.type == "dynamic_parallel":
         _check_dynamic(plan, node, registry, in_branch)
     if node.has_interrupt:

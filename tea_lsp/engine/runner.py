@@ -6,17 +6,17 @@ the same executor and join the same way: the fan-in receives ``state.parallel_re
 
 from __future__ import annotations
 
-import json
+import contextlib
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tea_lsp.analysis import Analysis, analyze
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.engine.actions.registry import ActionRegistry, default_registry, test_actions_enabled
-from tea_lsp.engine.branch import BranchOutcome, BranchTask, workflow_dir
+from tea_lsp.engine.branch import BranchOutcome, BranchTask
 from tea_lsp.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -35,20 +35,15 @@ from tea_lsp.engine.executors import (
     FanOutJob,
     FanOutReport,
     ProcessPool,
-    ThreadExecutor,
     default_pool,
 )
-from tea_lsp.engine.nodes import Flow, FlowEnv, NodeError, NodeEvent, RunCancelled, failure
-from tea_lsp.engine.plan import (
-    FanOutPlan,
-    Plan,
-    RunOptions,
-    build_plan,
-    dynamic_fail_fast,
-    dynamic_max_parallel,
-)
+from tea_lsp.engine.mainflow import FanOutRequest, MainOutcome, MainTask
+from tea_lsp.engine.nodes import NodeEvent
+from tea_lsp.engine.plan import Plan, RunOptions, build_plan
 from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
-from tea_lsp.model.workflow import END, Node, Workflow
+from tea_lsp.model.workflow import Workflow
+
+_POLL = 0.05  # how often cancellation is polled while the main flow runs (seconds)
 
 RunStatus = Literal["ok", "failed", "invalid", "refused", "cancelled"]
 
@@ -120,11 +115,14 @@ def _json_kind(value: Any) -> str:
 
 
 def _node_event(t0: float, ev: NodeEvent, branch: str | None) -> Event:
-    kind, node, t, ok, ms, error = ev
+    kind, node, t, ok, ms, error, trace = ev
     t_ms = (t - t0) * 1000
     if kind == "node_started":
         return NodeStarted(t_ms, node, branch)
-    return NodeFinished(t_ms, node, branch, ok, round(ms, 3), error)
+    traceback = tuple(
+        {"line": line, "column": col, "function": fn, "text": text} for line, col, fn, text in trace
+    )
+    return NodeFinished(t_ms, node, branch, ok, round(ms, 3), error, traceback)
 
 
 class _Run:
@@ -135,7 +133,6 @@ class _Run:
         doc_index: int,
         plan: Plan,
         options: RunOptions,
-        registry: ActionRegistry,
         events: EventCallback | None,
         cancel: CancelToken | None,
         pool: ProcessPool | None,
@@ -148,25 +145,19 @@ class _Run:
         self.options = options
         self.events = events
         self.cancel = cancel
-        self.pool = pool
+        self.pool = pool if pool is not None else default_pool()
         self.t0 = t0
         self.branches: list[dict[str, Any]] = []
         self.branch_diagnostics: list[Diagnostic] = []
         self.branch_steps = 0
+        self.main_steps = 0
+        self.final_state: State | None = None
+        self.failed_state: State | None = None  # the state the failing node started from
         self.test_actions = (
             options.test_actions if options.test_actions is not None else test_actions_enabled()
         )
-        self.flow = Flow(
-            FlowEnv(
-                workflow=workflow,
-                lines=analysis.lines,
-                registry=registry,
-                workflow_dir=workflow_dir(analysis.path),
-                limits=plan.limits,
-                cancel=cancel,
-                emit=(lambda ev: self.emit(_node_event(self.t0, ev, None))) if events else None,
-            )
-        )
+        self.main: Any = None  # the leased worker running the main flow
+        self.node: str | None = None  # the main-flow node running now
 
     def emit(self, event: Event) -> None:
         if self.events is not None:
@@ -175,44 +166,124 @@ class _Run:
     def now_ms(self) -> float:
         return (time.monotonic() - self.t0) * 1000
 
-    # ---- the main flow
+    # ---- the main flow (in a leased worker)
+
+    def node_budget(self) -> float | None:
+        """How long one main-flow node (or the routing after it) may take before its worker
+        is killed: the longest of the Lua and Python time limits, plus the grace period."""
+        limits = self.plan.limits
+        parts = [t for t in (limits.lua_timeout, limits.python_timeout) if t is not None]
+        if not parts:
+            return None
+        return max(parts) + limits.kill_grace
 
     def run(self, state: State) -> tuple[RunStatus, str | None, Diagnostic | None]:
-        current = self.plan.entry
-        joined = False  # the node about to run is a fan-in that receives parallel_results
-        try:
-            while current is not None and current != END:
-                node = self.wf.by_name[current]
-                result = self.flow.run_node(node, state)
-                if joined:
-                    joined = False
-                    if not (isinstance(result, dict) and "parallel_results" in result):
-                        state.pop("parallel_results", None)
-                report: FanOutReport | None
-                if node.type == "dynamic_parallel" and node.dp_fan_in is not None:
-                    report = self.dynamic(node, state)
-                    fan_in = node.dp_fan_in.name
-                else:
-                    fp = self.plan.fan_out_at(node)
-                    report = self.fan_out(fp, state) if fp is not None else None
-                    fan_in = fp.fan_in if fp is not None else ""
-                if report is not None:
-                    if report.cancelled:
-                        return "cancelled", "the run was cancelled", None
-                    if report.first_failure is not None:
-                        return self.fail_fast_error(report.outcomes[report.first_failure])
-                    state["parallel_results"] = [self.result_dict(o) for o in report.outcomes]
-                    current = fan_in
-                    joined = True
-                    continue
-                current = self.flow.next_target(node, state, result)
-        except NodeError as exc:
-            return "failed", exc.failure.message, exc.failure.diagnostic()
-        except RunCancelled:
+        assert self.plan.entry is not None
+        task = MainTask(
+            text=self.analysis.text,
+            path=self.analysis.path,
+            doc_index=self.doc_index,
+            entry=self.plan.entry,
+            state=state,
+            limits=self.plan.limits,
+            test_actions=self.test_actions,
+            fan_outs={
+                src: (fp.fan_in, tuple(fp.branches)) for src, fp in self.plan.fan_outs.items()
+            },
+        )
+        if self.cancel is not None and self.cancel.is_set():
             return "cancelled", "the run was cancelled", None
+        worker = self.pool.lease()
+        self.main = worker
+        reusable = False
+        try:
+            worker.conn.send((0, worker.slim(task)))
+            status, error, diag, reusable = self._drive(worker)
+            return status, error, diag
         finally:
-            self.flow.close()
-        return "ok", None, None
+            self.main = None
+            self.pool.give_back(worker, reusable=reusable)
+            self.pool.trim()
+
+    def _drive(self, worker: Any) -> tuple[RunStatus, str | None, Diagnostic | None, bool]:
+        """Relay the main worker's messages until its flow ends; kill it when it overruns."""
+        budget = self.node_budget()
+        deadline = time.monotonic() + budget if budget is not None else None
+        while True:
+            wait = _POLL if self.cancel is not None else 1.0
+            if deadline is not None:
+                wait = max(0.0, min(wait, deadline - time.monotonic()))
+            msg: Any = None
+            try:
+                if worker.conn.poll(wait):
+                    msg = worker.conn.recv()
+            except (EOFError, OSError):
+                return (*self._crashed(worker), False)
+            if self.cancel is not None and self.cancel.is_set():
+                return "cancelled", "the run was cancelled", None, False
+            if msg is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return (*self._overdue(budget), False)
+                if not worker.alive():
+                    return (*self._crashed(worker), False)
+                continue
+            kind = msg[0]
+            if kind == "node":
+                ev: NodeEvent = msg[2]
+                self.node = ev[1] if ev[0] == "node_started" else self.node
+                self.emit(_node_event(self.t0, ev, None))
+                if budget is not None:
+                    deadline = time.monotonic() + budget
+            elif kind == "fan_out":
+                request = msg[2]
+                report = self.fan_out(request, worker)
+                if report.cancelled:
+                    return "cancelled", "the run was cancelled", None, False
+                if report.first_failure is not None:
+                    if report.first_failure < len(request.states):
+                        self.failed_state = request.states[report.first_failure]
+                    o = report.outcomes[report.first_failure]
+                    return (*self.fail_fast_error(o), False)
+                worker.conn.send(("fan_in", [self.result_dict(o) for o in report.outcomes]))
+                if budget is not None:
+                    deadline = time.monotonic() + budget
+            elif kind == "crashed":  # the main flow's forked child died; the worker is fine
+                where, span = self._where()
+                message = f"{where}: the worker process {msg[2]}"
+                return "failed", message, Diagnostic("TEA604", Severity.ERROR, message, span), True
+            elif kind == "main_done":
+                out: MainOutcome = msg[2]
+                self.main_steps = out.steps
+                if out.status == "ok":
+                    self.final_state = out.state
+                    return "ok", None, None, out.reusable
+                self.failed_state = out.state
+                diag = out.failure.diagnostic() if out.failure is not None else None
+                if out.failure is None and out.error is not None:
+                    diag = Diagnostic("TEA900", Severity.ERROR, out.error, Span(0, 0, 0, 0))
+                return "failed", out.error, diag, out.reusable
+
+    def _where(self) -> tuple[str, Span]:
+        node = self.wf.by_name.get(self.node or "")
+        if node is None:
+            return "the main flow", self.wf.root.span
+        return f"node '{node.name}'", node.name_span
+
+    def _crashed(self, worker: Any) -> tuple[RunStatus, str, Diagnostic]:
+        with contextlib.suppress(Exception):
+            worker.process.join(timeout=1.0)
+        where, span = self._where()
+        message = f"{where}: the worker process {worker.exit_description()}"
+        return "failed", message, Diagnostic("TEA604", Severity.ERROR, message, span)
+
+    def _overdue(self, budget: float | None) -> tuple[RunStatus, str, Diagnostic]:
+        where, span = self._where()
+        limit = (budget or 0) - self.plan.limits.kill_grace
+        message = (
+            f"{where}: ran past the time limit of {limit:g} s; the worker did not return from "
+            "a call and was killed"
+        )
+        return "failed", message, Diagnostic("TEA602", Severity.ERROR, message, span)
 
     # ---- fan-outs
 
@@ -228,49 +299,16 @@ class _Run:
             timing_ms=o.timing_ms,
         )
 
-    def fan_out(self, fp: FanOutPlan, state: State) -> FanOutReport:
-        snapshot = json_clone(state)
-        limits = self.plan.limits
+    def fan_out(self, req: FanOutRequest, worker: Any) -> FanOutReport:
         return self.run_branches(
-            fp.source,
-            fp.fan_in,
-            fp.branches,
-            [snapshot] * len(fp.branches),
-            None,
-            limits.max_parallel,
-            limits.fail_fast,
-        )
-
-    def dynamic(self, node: Node, state: State) -> FanOutReport:
-        """Fan a ``dynamic_parallel`` node out: one branch per item of ``items``."""
-        assert node.items is not None and node.dp_fan_in is not None
-        items = self.flow.expression(node, node.items, self.flow.context(state))
-        if not isinstance(items, list):
-            shown = json.dumps(items, ensure_ascii=False)
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            raise failure(
-                node.name,
-                "TemplateError",
-                f"'items' must evaluate to a list, got {_json_kind(items)} '{shown}'",
-                node.items.scalar.span,
-            )
-        snapshot = json_clone(state)
-        states: list[State] = []
-        for k, item in enumerate(items):
-            st = dict(snapshot)
-            st[node.item_var] = item
-            st[node.index_var] = k
-            states.append(st)
-        labels = [f"{node.name}[{k}]" for k in range(len(items))]
-        limits = self.plan.limits
-        return self.run_branches(
-            node.name,
-            node.dp_fan_in.name,
-            labels,
-            states,
-            node.name,
-            dynamic_max_parallel(node, limits),
-            dynamic_fail_fast(node, limits),
+            req.source,
+            req.fan_in,
+            req.branches,
+            req.states,
+            req.dynamic,
+            req.max_parallel,
+            req.fail_fast,
+            worker,
         )
 
     def run_branches(
@@ -282,6 +320,7 @@ class _Run:
         dynamic: str | None,
         max_parallel: int,
         fail_fast: bool,
+        worker: Any,
     ) -> FanOutReport:
         limits = self.plan.limits
         start = time.monotonic()
@@ -328,11 +367,9 @@ class _Run:
                     )
                 )
 
-        executor: Executor
-        if limits.strategy == "thread":
-            executor = ThreadExecutor()
-        else:
-            executor = self.pool if self.pool is not None else default_pool()
+        executor: Executor = (
+            _RemoteThreads(worker, self.cancel) if limits.strategy == "thread" else self.pool
+        )
         job = FanOutJob(
             tasks=tasks,
             max_parallel=max_parallel,
@@ -378,6 +415,55 @@ class _Run:
     def fail_fast_error(self, o: BranchOutcome) -> tuple[RunStatus, str | None, Diagnostic | None]:
         message = f"branch '{o.branch}' failed: {o.error}"
         return "failed", message, self.outcome_diagnostic(o, message)
+
+
+class _RemoteThreads:
+    """The ``thread`` strategy: the branches run as threads inside the main flow's worker."""
+
+    def __init__(self, worker: Any, cancel: CancelToken | None) -> None:
+        self.worker = worker
+        self.cancel = cancel
+
+    def run_fan_out(self, job: FanOutJob) -> FanOutReport:
+        conn = self.worker.conn
+        conn.send(("run_threads", replace(job, on_event=None, cancel=None)))
+        while True:
+            msg: Any = None
+            try:
+                if conn.poll(_POLL):
+                    msg = conn.recv()
+            except (EOFError, OSError):
+                return self._lost(job, "WorkerCrash", "the worker process stopped")
+            if self.cancel is not None and self.cancel.is_set():
+                return self._lost(job, "Cancelled", "the run was cancelled", cancelled=True)
+            if msg is None:
+                if not self.worker.alive():
+                    return self._lost(job, "WorkerCrash", "the worker process stopped")
+                continue
+            if msg[0] == "exec":
+                if job.on_event is not None:
+                    job.on_event(msg[2])
+            elif msg[0] == "threads_done":
+                report: FanOutReport = msg[2]
+                return report
+
+    @staticmethod
+    def _lost(
+        job: FanOutJob, error_type: str, why: str, *, cancelled: bool = False
+    ) -> FanOutReport:
+        outcomes = [
+            BranchOutcome(
+                branch=t.branch,
+                index=t.index,
+                success=False,
+                state=None,
+                error=f"branch '{t.branch}': {why}",
+                error_type=error_type,
+                cancelled=cancelled,
+            )
+            for t in job.tasks
+        ]
+        return FanOutReport(outcomes, None if cancelled else 0, cancelled)
 
 
 def _first_workflow(analysis: Analysis) -> tuple[Workflow | None, int]:
@@ -453,7 +539,7 @@ def run_workflow(
         )
     state: State = json_clone(wf.initial_state)
     merge(state, input)
-    run = _Run(analysis, wf, doc_index, plan, opts, reg, events, cancel, pool, t0)
+    run = _Run(analysis, wf, doc_index, plan, opts, events, cancel, pool, t0)
     run.emit(RunStarted(run.now_ms(), path, wf.name, plan.limits.strategy))
     status: RunStatus
     try:
@@ -461,14 +547,14 @@ def run_workflow(
     except Exception as exc:  # a bug in tea-lsp: report it, never a traceback
         status, error = "failed", f"internal error: {type(exc).__name__}: {exc}"
         diag = Diagnostic("TEA900", Severity.ERROR, error, Span(0, 0, 0, 0))
-    steps = run.flow.steps + run.branch_steps
+    steps = run.main_steps + run.branch_steps
     timing = (time.monotonic() - t0) * 1000
     run.emit(RunFinished(run.now_ms(), status == "ok", status, steps, round(timing, 3), error))
     return RunResult(
         ok=status == "ok",
         status=status,
-        state=state if status == "ok" else None,
-        state_before_failure=state if status == "failed" else None,
+        state=run.final_state if status == "ok" else None,
+        state_before_failure=run.failed_state if status == "failed" else None,
         error=error,
         error_diagnostic=diag,
         diagnostics=list(analysis.diagnostics),

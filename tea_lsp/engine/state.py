@@ -17,6 +17,9 @@ ERROR_CODES: dict[str, str] = {
     "ActionError": "TEA605",
     "MaxSteps": "TEA606",
     "TemplateError": "TEA608",
+    "PythonError": "TEA609",
+    "StateError": "TEA610",
+    "NoRoute": "TEA611",
 }
 
 RESULT_FIELDS = ("branch", "success", "state", "error", "error_type", "timeout", "timing_ms")

@@ -112,6 +112,8 @@ async def test_run_result_and_progress(client: LanguageClient) -> None:
     assert isinstance(result, dict)
     assert isinstance(result.pop("timing_ms"), float)
     branches = result.pop("branches")
+    kept = result["state"].pop("parallel_results")  # stays in the final state, as in TEA
+    assert without_timing(kept) == without_timing(branches)
     assert result == {"ok": True, "status": "ok", "state": {"n": 2, "total": 23}, "error": None}
     assert without_timing(branches) == [
         {
@@ -290,3 +292,68 @@ async def test_bad_arguments_are_lsp_errors(client: LanguageClient) -> None:
         await client.workspace_execute_command_async(run_params(file_uri("fan.tea.yaml"), 5))
     with pytest.raises(JsonRpcInvalidParams, match="cannot read"):
         await client.workspace_execute_command_async(run_params(file_uri("missing.tea.yaml")))
+
+
+PY_ERROR = """\
+name: pyerr
+nodes:
+  - name: divide
+    language: python
+    run: |
+      def ratio(v):
+          return 10 / v
+      x = ratio(0)
+"""
+
+PY_SPIN = """\
+name: pyspin
+settings:
+  python:
+    timeout: 120
+nodes:
+  - name: spin
+    language: python
+    run: |
+      import os
+      while True:
+          pass
+"""
+
+
+async def test_python_error_has_its_traceback_as_related_information(
+    client: LanguageClient,
+) -> None:
+    uri = file_uri("pyerr.tea.yaml")
+    open_doc(client, uri, PY_ERROR)
+    await diagnostics(client, uri, 1)
+    result = await run(client, uri)
+    error = "node 'divide': ZeroDivisionError: division by zero"
+    assert (result["status"], result["error"]) == ("failed", error)
+
+    def run_diags() -> list[types.Diagnostic]:
+        pubs = publications(client, uri)
+        return [d for d in pubs[-1].diagnostics if d.source == "tea-run"] if pubs else []
+
+    await wait_until(lambda: bool(run_diags()), "the tea-run diagnostic")
+    [d] = run_diags()
+    assert simple(d) == ("TEA609", (6, 10, 6, 23), error)
+    related = [
+        (r.location.range.start.line, r.location.range.start.character, r.message)
+        for r in d.related_information or []
+    ]
+    assert related == [(7, 6, "in <node>: x = ratio(0)"), (6, 10, "in ratio: return 10 / v")]
+
+
+async def test_cancel_stops_a_python_loop_in_the_main_flow(client: LanguageClient) -> None:
+    uri = file_uri("pyspin.tea.yaml")
+    open_doc(client, uri, PY_SPIN)
+    await diagnostics(client, uri, 1)
+    pending = asyncio.ensure_future(run(client, uri))
+    await asyncio.sleep(1.0)  # the loop is running in the main flow's worker
+    assert not pending.done()
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="tea.cancelRun", arguments=[uri])
+    )
+    assert answer == {"cancelled": 1}
+    result = await asyncio.wait_for(pending, 10)
+    assert (result["status"], result["error"]) == ("cancelled", "the run was cancelled")

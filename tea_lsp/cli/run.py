@@ -61,6 +61,12 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument("--report", metavar="FILE", help="write a self-contained HTML run report")
     p.add_argument(
+        "--default-language",
+        choices=["auto", "python", "lua"],
+        default=None,
+        help="how code without 'language:' is read (default: the configuration's, else auto)",
+    )
+    p.add_argument(
         "--max-steps",
         type=int,
         default=DEFAULT_MAX_STEPS,
@@ -290,6 +296,19 @@ def _dump(value: Any, out: IO[str], indent: int | None = 2) -> None:
     out.write("\n")
 
 
+def _configured_language(path: str) -> str | None:
+    """``default-language`` of the configuration file that governs ``path`` (if any)."""
+    from tea_lsp.config import ConfigError, ConfigFinder
+
+    if path in ("-", "<stdin>"):
+        return None
+    try:
+        file = Path(path).resolve()
+        return ConfigFinder().for_dir(file.parent).config_for(file).default_language
+    except (ConfigError, OSError):
+        return None  # `tea-lsp check` reports a broken configuration
+
+
 def run_command(args: argparse.Namespace) -> int:
     try:
         text, path = _read_workflow(args.file)
@@ -332,7 +351,11 @@ def run_command(args: argparse.Namespace) -> int:
             for cb in callbacks:
                 cb(event)
 
-        options = RunOptions(strategy=args.strategy, max_steps=args.max_steps)
+        options = RunOptions(
+            strategy=args.strategy,
+            max_steps=args.max_steps,
+            default_language=args.default_language or _configured_language(path),
+        )
         token = CancelToken()
         box: dict[str, Any] = {}
         finished = threading.Event()  # not Thread.join: an interrupted join breaks is_alive()

@@ -35,4 +35,7 @@ def serve_command(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"tea-lsp: error: --tcp: {exc}", file=sys.stderr)
             return 2
+    from tea_lsp.engine.signals import exit_on_stop_signals
+
+    exit_on_stop_signals()  # SIGTERM / SIGHUP: stop the run workers and remove temp folders
     return serve(tcp=args.tcp, log_level=args.log_level, log_file=args.log_file)

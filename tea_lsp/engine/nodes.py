@@ -8,6 +8,7 @@ failing in a worker process reports the same diagnostic as the main flow would.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from tea_lsp.model.workflow import END, Node, Snippet, Workflow
 from tea_lsp.safeio import non_finite
 from tea_lsp.syntax.embedded import SnippetMap
 from tea_lsp.syntax.text import LineIndex
-from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq
+from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
 
 if TYPE_CHECKING:
     from tea_lsp.langs.lua import LuaVM
@@ -138,6 +139,10 @@ class Flow:
         self.ran_python = False  # Python code ran here: this process is no longer pristine
         self._vm: LuaVM | None = None
         self._variables = json_clone(env.workflow.variables)
+        # Templates also see the workflow's `settings` and top-level `data`, as in TEA.
+        self._settings = json_clone(env.workflow.settings)
+        data = env.workflow.root.get("data")
+        self._data = to_python(data) if isinstance(data, YMap) else {}
 
     # ---- lifecycle
 
@@ -172,7 +177,12 @@ class Flow:
     def context(
         self, state: State, result: Any = None, *, with_result: bool = False
     ) -> dict[str, Any]:
-        ctx: dict[str, Any] = {"state": state, "variables": self._variables}
+        ctx: dict[str, Any] = {
+            "state": state,
+            "variables": self._variables,
+            "settings": self._settings,
+            "data": self._data,
+        }
         if with_result:
             ctx["result"] = result
         if "parallel_results" in state:
@@ -248,7 +258,8 @@ class Flow:
         if emit is not None:
             emit(("node_started", node.name, t0, True, 0.0, None, ()))
         try:
-            result = self._execute(node, state)
+            with self._template_deadline(t0):
+                result = self._execute(node, state)
         except NodeError as exc:
             if emit is not None:
                 t1 = time.monotonic()
@@ -269,6 +280,17 @@ class Flow:
             t1 = time.monotonic()
             emit(("node_finished", node.name, t1, True, (t1 - t0) * 1000, None, ()))
         return result
+
+    def _template_deadline(self, start: float) -> contextlib.AbstractContextManager[None]:
+        """Templates of a node share its time limit (``lua.timeout``) and the branch budget."""
+        from tea_lsp.langs.jinja import template_deadline
+
+        limit = self.env.limits.lua_timeout
+        deadline = start + limit if limit else None
+        text = f"the node's time limit of {limit:g} s" if limit else "its deadline"
+        if self.env.deadline is not None and (deadline is None or self.env.deadline < deadline):
+            deadline, text = self.env.deadline, self.env.deadline_text
+        return template_deadline(deadline, text)
 
     def _execute(self, node: Node, state: State) -> Any:
         result: Any = None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from tea_lsp.analysis import Analysis, analyze
+from tea_lsp.config import Config
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.engine.actions.registry import ActionRegistry, default_registry, test_actions_enabled
 from tea_lsp.engine.branch import BranchOutcome, BranchTask
@@ -41,6 +42,7 @@ from tea_lsp.engine.mainflow import FanOutRequest, MainOutcome, MainTask
 from tea_lsp.engine.nodes import NodeEvent
 from tea_lsp.engine.plan import Plan, RunOptions, build_plan
 from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
+from tea_lsp.langs.detect import file_default_language
 from tea_lsp.model.workflow import Workflow
 
 _POLL = 0.05  # how often cancellation is polled while the main flow runs (seconds)
@@ -500,7 +502,16 @@ def run_workflow(
     """
     t0 = time.monotonic()
     opts = options or RunOptions()
-    analysis = source if isinstance(source, Analysis) else analyze(source, path)
+    # The file's own `# tea-lsp: default-language=...` wins, as in the checker.
+    file_language = file_default_language(source.text if isinstance(source, Analysis) else source)
+    if file_language is not None:
+        opts = replace(opts, default_language=file_language)
+    language = opts.default_language or "auto"
+    analysis = (
+        source
+        if isinstance(source, Analysis)
+        else analyze(source, path, Config(default_language=language))
+    )
     path = analysis.path
     errors = [d for d in analysis.diagnostics if d.severity == Severity.ERROR]
     if errors:

@@ -129,6 +129,11 @@ class RunManager:
             ),
             lua_timeout=None if "timeout" in lua else s.lua_timeout,
             lua_max_memory=None if "max_memory" in lua else s.lua_max_memory,
+            default_language=(
+                self.server.config_for(analysis.path).default_language
+                if analysis is not None
+                else None
+            ),
         )
 
     # ---- progress

@@ -888,6 +888,21 @@ _ALL: tuple[Code, ...] = (
         "nodes:\n  - name: a\n    language: python\n    run: |\n"
         "      # no return needed here\n      total = 1\n",
     ),
+    Code(
+        "TEA706",
+        "python-template-markup",
+        "python",
+        N,
+        "Python code contains `{{ }}` / `{% %}` template markup.",
+        "Reports the first template markup in a Python snippet (code, not `type: expression` "
+        "values, which both runners render).",
+        "TEA's Python engine renders Python code through Jinja before running it, so the markup "
+        "is replaced by a value's text; the tea-lsp runner runs the code as written (pasting "
+        "values into source code breaks on quotes and is code injection). The code sees "
+        "`state` and `variables` as values: `state['x']` works under both.",
+        "nodes:\n  - name: a\n    language: python\n    run: |\n"
+        "      return {'n': {{ state.count }} + 1}\n",
+    ),
     # ---- internal
     Code(
         "TEA900",

@@ -17,6 +17,7 @@ from tea_lsp.checks import (
     lua_writes,
     python_names,
     python_syntax,
+    python_templates,
     schema,
     schema_traps,
 )
@@ -37,6 +38,7 @@ ALL_CHECKS: list[tuple[str, Check]] = [
     ("lua_language", lua_language.check),
     ("python_syntax", python_syntax.check),
     ("python_names", python_names.check),
+    ("python_templates", python_templates.check),
     ("jinja_templates", jinja_templates.check),
     ("actions", actions.check),
 ]

@@ -53,7 +53,8 @@ def test_syntax_error_after_a_placeholder_keeps_its_column() -> None:
           n = {{ state.count | default(0) }}
           if n > 1 return {"big": True}
     """
-    assert lines(text) == ["6:16-6:22 error[TEA701] python syntax error: invalid syntax"]
+    assert lines(text)[1:] == ["6:16-6:22 error[TEA701] python syntax error: invalid syntax"]
+    assert lines(text)[0].startswith("5:11-5:41 info[TEA706] template markup ")
 
 
 def test_code_with_return_is_a_function_body() -> None:

@@ -216,7 +216,7 @@ def test_dynamic_parallel_item_vars_are_state_keys() -> None:
         run: "return { out = #state.parallel_results + state.missing_key }"
     """
     assert lines(text) == [
-        "13:58 warning[TEA305] state key 'missing_key' is not declared in 'state_schema'"
+        "13:58 warning[TEA305] state key 'missing_key' is not declared and no node provides it"
     ]
 
 
@@ -259,3 +259,22 @@ def test_undefined_global_carries_a_did_you_mean_fix() -> None:
     [d] = analyze(text, "t.yaml").diagnostics
     assert (d.code, d.message) == ("TEA302", "undefined global 'stat'; did you mean 'state'?")
     assert d.fix == Fix("Replace 'stat' with 'state'", (TextEdit(Span(4, 19, 4, 23), "state"),))
+
+
+def test_state_key_typo_is_caught_without_a_schema() -> None:
+    """Without `state_schema`, a read close to a key set earlier is a typo; other keys may come
+    from the run's input, and nothing is said after a node that could set any key."""
+    text = """\
+    initial_state: {count: 0}
+    nodes:
+      - name: bump
+        run: return { total = state.count + 1 }
+      - name: show
+        run: return { text = state.totl .. state.from_input }
+    """
+    assert lines(text) == [
+        "6:32 warning[TEA305] state key 'totl' is not declared and no node provides it; "
+        "did you mean 'total'?"
+    ]
+    opaque = text.replace("  - name: show", "  - name: call\n    uses: web.search\n  - name: show")
+    assert lines(opaque) == []

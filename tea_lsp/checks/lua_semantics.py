@@ -22,7 +22,7 @@ from tea_lsp.checks.lua_common import (
     provided_state_keys,
 )
 from tea_lsp.checks.python_common import python_state_keys
-from tea_lsp.checks.state_flow import variable_problem
+from tea_lsp.checks.state_flow import code_state_key_problem, variable_problem
 from tea_lsp.diagnostics import Fix, TextEdit
 from tea_lsp.langs.lua import REMOVED_FIELDS, REMOVED_GLOBALS, GlobalAccess, sandbox_globals
 from tea_lsp.model.routing import reachable
@@ -197,17 +197,15 @@ def _check_state_read(
                 "not a fan-in",
             )
         return
-    if provided is None or a.field in provided:
-        return
-    extra = _dynamic_parallel_vars(e)
+    extra = frozenset(_dynamic_parallel_vars(e))
     if a.field in extra:
         return
-    ctx.report(
-        "TEA305",
-        field_span(e, a.line, a.col, a.name, a.field),
-        f"state key '{a.field}' is not declared in 'state_schema'"
-        f"{did_you_mean(a.field, provided | extra)}",
-    )
+    # Flow-aware, the same policy as templates (TEA404): keys set on every path before this
+    # node; quiet after an opaque node; without a schema only near-misses of set keys.
+    message = code_state_key_problem(ctx, e.node, a.field, extra)
+    if message is None:
+        return
+    ctx.report("TEA305", field_span(e, a.line, a.col, a.name, a.field), message)
 
 
 def _dynamic_parallel_vars(e: LuaEntry) -> set[str]:

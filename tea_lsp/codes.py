@@ -504,8 +504,11 @@ _ALL: tuple[Code, ...] = (
         "lua",
         W,
         "The code reads a state key nothing provides.",
-        "With a `state_schema`, reports `state.<key>` reads that no declaration, initial state "
-        "or node output provides.",
+        "Reports Lua `state.<key>` reads of keys that nothing sets on the way to the node "
+        "(`state_schema`, `initial_state`, `input_schema`, earlier nodes' returned keys and "
+        "action outputs). Without a `state_schema` or `input_schema` the run's input may hold "
+        "any key, so only near-misses of keys that are set are reported; after a node that "
+        "could set any key (Prolog, an action without `output`) nothing is reported.",
         "The read yields nil, usually a misspelt key.",
         "state_schema: {count: int}\nnodes:\n  - name: a\n    run: return {n = state.cuont}\n",
     ),

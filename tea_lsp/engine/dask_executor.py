@@ -96,7 +96,14 @@ def worker_info(test_actions: bool) -> dict[str, Any]:
     from tea_lsp.engine.actions.registry import default_registry
 
     reg = default_registry(test_actions)
-    return {**_versions(), "actions": sorted(reg.names()), "pid": os.getpid()}
+    import multiprocessing
+
+    return {
+        **_versions(),
+        "actions": sorted(reg.names()),
+        "pid": os.getpid(),
+        "daemon": bool(multiprocessing.current_process().daemon),
+    }
 
 
 def cancel_keys(keys: list[str]) -> None:
@@ -182,6 +189,7 @@ class DaskExecutor:
         self.worker_timeout = worker_timeout
         self.client: Any = None
         self.cluster: Any = None
+        self._config: Any = None
 
     # ---- connecting
 
@@ -200,15 +208,17 @@ class DaskExecutor:
                 )
             else:
                 n = self.n_workers or max(1, min(os.cpu_count() or 1, 4))
-                with dask.config.set(DASK_CONFIG):
-                    self.cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                        n_workers=n,
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        dashboard_address=None,
-                        silence_logs=logging.CRITICAL,
-                    )
+                # Kept while the cluster lives: a worker its nanny restarts reads it again.
+                self._config = dask.config.set(DASK_CONFIG)
+                self._config.__enter__()
+                self.cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                    n_workers=n,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                    silence_logs=logging.CRITICAL,
+                )
                 self.client = Client(self.cluster, set_as_default=False)  # type: ignore[no-untyped-call]
         except (OSError, TimeoutError) as exc:
             self.close()
@@ -238,6 +248,12 @@ class DaskExecutor:
                     f"Dask worker '{addr}' cannot run tea-lsp branches: "
                     f"{type(info).__name__}: {info}; install tea-lsp {mine['tea-lsp']} there"
                 )
+            if info.get("daemon"):
+                raise DaskSetupError(
+                    f"Dask worker '{addr}' is a daemonic process, which cannot start tea-lsp's "
+                    "worker processes; start the workers with "
+                    "DASK_DISTRIBUTED__WORKER__DAEMON=False"
+                )
             for name in ("tea-lsp", "lupa"):
                 if info.get(name) != mine[name]:
                     raise DaskSetupError(
@@ -261,6 +277,9 @@ class DaskExecutor:
         if cluster is not None:
             with contextlib.suppress(Exception):
                 cluster.close()
+        config, self._config = self._config, None
+        if config is not None:
+            config.__exit__(None, None, None)
 
     # ---- one fan-out
 
@@ -482,11 +501,9 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             self.client.run(cancel_keys, keys, on_error="ignore")
         futures = [r.future for r in rems]
-        if wait:
-            from distributed import wait as dask_wait
-
-            with contextlib.suppress(Exception):
-                dask_wait(futures, timeout=_STOP_WAIT)  # type: ignore[no-untyped-call]
+        end = time.monotonic() + (_STOP_WAIT if wait else 0.0)
+        while time.monotonic() < end and not all(f.done() for f in futures):
+            time.sleep(0.01)
         with contextlib.suppress(Exception):
             self.client.cancel(futures)
 

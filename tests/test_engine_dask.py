@@ -7,8 +7,8 @@ it by address, as to an external scheduler. One test starts its own cluster for 
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,7 +26,7 @@ from distributed import Client, LocalCluster
 
 from tea_lsp.analysis import analyze
 from tea_lsp.engine import CancelToken, RunOptions, run_workflow
-from tea_lsp.engine.actions.registry import ActionSpec, default_registry
+from tea_lsp.engine.actions.registry import default_registry
 from tea_lsp.engine.dask_executor import DASK_CONFIG, DaskExecutor, DaskSetupError
 from tea_lsp.engine.events import BranchStarted, Event, NodeStarted
 from tea_lsp.engine.plan import compute_limits
@@ -50,7 +50,7 @@ def cluster() -> Iterator[LocalCluster]:
             n_workers=2,
             threads_per_worker=1,
             host="127.0.0.1",
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
         )
         try:
@@ -359,23 +359,19 @@ def test_cancel_stops_running_branches_on_the_workers(tmp_path: Path, address: s
 
 @pytest.mark.timeout(60)
 def test_missing_action_on_the_workers_is_a_clear_error(tmp_path: Path, address: str) -> None:
-    # The action is registered here (the plan accepts it) but not on the cluster's workers.
-    registry = default_registry(True)
-    mine = type(registry)()
-    for spec in registry:
-        mine.register(spec)
-    mine.register(ActionSpec("acme.enrich", lambda args, ctx: None, {"type": "object"}, "test"))
+    # Here the test actions are registered (the checker and the plan accept 'test.spin'); on
+    # the workers they are not (the run asks for a registry without them): an action plugin
+    # installed on this machine only.
     wf = write(
         tmp_path,
         """
         name: plugin
-        settings:
-          parallel: {max_parallel_branches: 2}
         nodes:
           - name: start
             run: return {}
           - name: a
-            uses: acme.enrich
+            uses: test.spin
+            with: {seconds: 0}
             goto: join
           - name: b
             run: return {}
@@ -390,17 +386,19 @@ def test_missing_action_on_the_workers_is_a_clear_error(tmp_path: Path, address:
     result = run_workflow(
         wf.read_text(encoding="utf-8"),
         path=str(wf),
-        options=RunOptions(strategy="dask", dask_address=address, test_actions=True),
-        registry=mine,
+        options=RunOptions(strategy="dask", dask_address=address, test_actions=False),
+        registry=default_registry(True),
     )
     assert result.status == "failed"
     assert result.error is not None
-    assert result.error.startswith("Dask worker 'tcp://127.0.0.1:")
-    assert result.error.endswith(
-        "' does not provide action 'acme.enrich'; install the same action plugins on every worker"
-    )
+    assert re.fullmatch(
+        r"Dask worker 'tcp://127\.0\.0\.1:\d+' does not provide action 'test\.spin'; "
+        r"install the same action plugins on every worker",
+        result.error,
+    ), result.error
     assert result.error_diagnostic is not None and result.error_diagnostic.code == "TEA630"
     assert result.branches == []  # nothing ran
+    assert result.steps == 0
 
 
 @pytest.mark.timeout(60)
@@ -427,7 +425,7 @@ def test_other_tea_lsp_version_on_a_worker_is_a_clear_error(tmp_path: Path, addr
 def test_no_worker_and_no_scheduler_time_out_with_a_clear_error() -> None:
     with dask.config.set(DASK_CONFIG):
         empty = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=0, processes=True, host="127.0.0.1", dashboard_address=None
+            n_workers=0, processes=True, host="127.0.0.1", dashboard_address=":0"
         )
     try:
         ex = DaskExecutor(str(empty.scheduler_address), worker_timeout=0.5)

@@ -67,11 +67,15 @@ class DaskSetupError(Exception):
 
 
 def _versions() -> dict[str, str]:
-    import lupa
+    from importlib.metadata import PackageNotFoundError, version
 
     import tea_lsp
 
-    return {"tea-lsp": tea_lsp.__version__, "lupa": str(getattr(lupa, "__version__", "?"))}
+    try:
+        lupa = version("lupa")
+    except PackageNotFoundError:
+        lupa = "?"
+    return {"tea-lsp": tea_lsp.__version__, "lupa": lupa}
 
 
 # ---------------------------------------------------------------- on the Dask workers
@@ -216,7 +220,7 @@ class DaskExecutor:
                     threads_per_worker=1,
                     processes=True,
                     host="127.0.0.1",
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     silence_logs=logging.CRITICAL,
                 )
                 self.client = Client(self.cluster, set_as_default=False)  # type: ignore[no-untyped-call]

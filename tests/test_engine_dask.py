@@ -282,6 +282,49 @@ def test_kill_9_of_a_dask_worker_is_a_worker_crash_never_a_retry(
     assert result.branch_diagnostics[0].code == "TEA604"
 
 
+@pytest.mark.timeout(90)
+def test_a_scheduler_that_re_runs_tasks_is_caught(tmp_path: Path) -> None:
+    # A scheduler with Dask's default allowed-failures (3) re-runs a task whose worker died:
+    # the second "started" of the branch is seen, the re-run stopped, the branch a WorkerCrash.
+    wf = write(tmp_path, SLEEPERS)
+    starts: list[BranchStarted] = []
+    killed: list[int] = []
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, BranchStarted):
+            starts.append(e)
+        if isinstance(e, NodeStarted) and e.branch == "victim" and not killed:
+            pid = next(s.worker for s in starts if s.branch == "victim")
+            assert pid is not None
+            killed.append(_dask_worker_of(pid))
+            os.kill(killed[0], signal.SIGKILL)
+
+    config = {**DASK_CONFIG, "distributed.scheduler.allowed-failures": 3}
+    with dask.config.set(config):
+        retrying = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=50,
+        )
+        try:
+            address = str(retrying.scheduler_address)
+            result = run_file(wf, strategy="dask", dask_address=address, events=on_event)
+        finally:
+            retrying.close()
+    assert result.ok, explain(result)
+    victim = next(b for b in result.branches if b["branch"] == "victim")
+    assert victim["error_type"] == "WorkerCrash"
+    assert re.fullmatch(
+        r"node 'victim': the Dask worker 'tcp://127\.0\.0\.1:\d+' died while running it "
+        r"\(Dask re-ran the branch on another worker; it was stopped there\)",
+        victim["error"],
+    ), victim["error"]
+    assert [s.branch for s in starts].count("victim") == 1  # the re-run is not reported
+
+
 FAIL_FAST = """
 name: fail-fast
 settings:
@@ -293,11 +336,15 @@ nodes:
   - name: start
     run: return {}
   - name: spinner
+    uses: test.barrier
+    with: {dir: meet, parties: 2}
+    goto: spin
+  - name: spin
     run: while true do end
     goto: join
   - name: wait
-    uses: time.sleep
-    with: {seconds: 0.5}
+    uses: test.barrier
+    with: {dir: meet, parties: 2}
     goto: boom
   - name: boom
     run: error("boom")
@@ -313,13 +360,7 @@ edges:
 @pytest.mark.timeout(60)
 def test_fail_fast_stops_the_running_branch_on_its_worker(tmp_path: Path, address: str) -> None:
     wf = write(tmp_path, FAIL_FAST)
-    pids: dict[str, int] = {}
-
-    def on_event(e: Event) -> None:
-        if isinstance(e, BranchStarted) and e.worker is not None:
-            pids[e.branch] = e.worker
-
-    result = run_file(wf, strategy="dask", dask_address=address, events=on_event)
+    result = run_file(wf, strategy="dask", dask_address=address)
     assert result.status == "failed"
     assert result.error == "branch 'wait' failed: node 'boom': boom"
     by = {b["branch"]: b for b in result.branches}
@@ -327,8 +368,14 @@ def test_fail_fast_stops_the_running_branch_on_its_worker(tmp_path: Path, addres
     assert (
         by["spinner"]["error"] == "branch 'spinner' was cancelled: branch 'wait' failed (fail_fast)"
     )
-    # the spinning branch's process was killed on its Dask worker before the run returned
-    assert not _alive(pids["spinner"])
+    # Both met at the barrier (its files name their processes), so the spinner was running;
+    # its process was killed on its Dask worker before the run returned.
+    met = {
+        f.read_text(encoding="utf-8"): int(f.name.split("-")[0])
+        for f in (tmp_path / "meet").iterdir()
+    }
+    assert set(met) == {"spinner", "wait"}
+    assert not _alive(met["spinner"])
 
 
 @pytest.mark.timeout(60)

@@ -246,6 +246,18 @@ class DaskExecutor:
         except Exception as exc:
             raise DaskSetupError(f"cannot ask the workers of {self.where()}: {exc}") from None
         mine = _versions()
+        try:  # the scheduler unpickles the tasks too: it needs tea-lsp
+            sched: dict[str, str] = client.run_on_scheduler(_versions)
+        except Exception as exc:
+            raise DaskSetupError(
+                f"the scheduler of {self.where()} cannot run tea-lsp tasks: "
+                f"{type(exc).__name__}: {exc}; install tea-lsp {mine['tea-lsp']} there"
+            ) from None
+        if sched.get("tea-lsp") != mine["tea-lsp"]:
+            raise DaskSetupError(
+                f"the scheduler of {self.where()} has tea-lsp '{sched.get('tea-lsp')}', "
+                f"expected '{mine['tea-lsp']}' (the same version as here)"
+            )
         for addr, info in sorted(infos.items()):
             if isinstance(info, BaseException):
                 raise DaskSetupError(

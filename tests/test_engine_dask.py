@@ -225,6 +225,59 @@ def test_timeouts_in_a_lua_loop_and_a_long_c_call(tmp_path: Path, address: str) 
     assert time.monotonic() - t0 < 8.0
 
 
+FAN_OUT_TIMEOUT = """
+name: fan-out-timeout
+settings:
+  lua: {timeout: 60}
+  parallel:
+    timeout: 1
+nodes:
+  - name: start
+    run: return {}
+  - name: slow
+    run: while true do end
+    goto: join
+  - name: quick
+    language: python
+    run: |
+      return {"quick": sum(range(4))}
+    goto: join
+  - name: broken
+    language: python
+    run: |
+      values = [1, 0]
+      return {"x": values[0] / values[1]}
+    goto: join
+  - name: join
+    fan_in: true
+    run: return { done = true }
+edges:
+  - {from: start, to: [slow, quick, broken], parallel: true, fan_in: join}
+"""
+
+
+@pytest.mark.timeout(60)
+def test_fan_out_timeout_and_python_branches(tmp_path: Path, address: str) -> None:
+    # parallel.timeout travels as remaining seconds; Python branches run in a forked child
+    # on the Dask worker, their errors mapped to the YAML lines as locally.
+    wf = write(tmp_path, FAN_OUT_TIMEOUT)
+    remote = run_file(wf, strategy="dask", dask_address=address)
+    local = run_file(wf, strategy="process")
+    assert remote.ok, explain(remote)
+    by = {b["branch"]: b for b in remote.branches}
+    assert by["slow"]["error_type"] == "TimeoutError" and by["slow"]["timeout"] is True
+    assert by["slow"]["error"] == "node 'slow': lua code ran past the fan-out timeout of 1 s"
+    assert remote.timing_ms < 6000  # the fan-out ended at its timeout, not at the 60 s
+    assert by["quick"]["state"]["quick"] == 6
+    assert by["broken"]["error_type"] == "PythonError"
+    assert without_timing(remote.branches) == without_timing(local.branches)
+    assert remote.branch_diagnostics == local.branch_diagnostics
+    assert [(d.code, d.span.start_line) for d in remote.branch_diagnostics] == [
+        ("TEA602", 9),
+        ("TEA609", 20),
+    ]
+
+
 SLEEPERS = """
 name: sleepers
 settings:

@@ -542,6 +542,33 @@ def test_no_worker_and_no_scheduler_time_out_with_a_clear_error() -> None:
     assert str(info.value).startswith("cannot connect to Dask scheduler 'tcp://127.0.0.1:9': ")
 
 
+@pytest.mark.timeout(60)
+def test_daemonic_workers_are_refused_on_connect(tmp_path: Path) -> None:
+    # Dask's default: daemonic workers, which cannot start tea-lsp's worker processes.
+    with dask.config.set({"distributed.worker.daemon": True}):
+        daemonic = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=50,
+        )
+        try:
+            address = str(daemonic.scheduler_address)
+            result = run_file(write(tmp_path, QUICK), strategy="dask", dask_address=address)
+        finally:
+            daemonic.close()
+    assert result.status == "failed"
+    assert result.error_diagnostic is not None and result.error_diagnostic.code == "TEA630"
+    assert re.fullmatch(
+        r"Dask worker 'tcp://127\.0\.0\.1:\d+' is a daemonic process, which cannot start "
+        r"tea-lsp's worker processes; start the workers with "
+        r"DASK_DISTRIBUTED__WORKER__DAEMON=False",
+        result.error or "",
+    ), result.error
+
+
 @pytest.mark.timeout(90)
 def test_a_local_cluster_for_the_run_leaves_no_process(tmp_path: Path) -> None:
     before = _children_tree()

@@ -15,7 +15,11 @@ Prints:
 6. Python and Lua nodes: per-node cost in the main flow (which runs in a worker) against the
    same Lua node run in this process (the cost of the worker), and per branch;
 7. 4 CPU-bound Python branches 2 at a time vs 1 at a time (aim >= 1.8x);
-8. 1,000 trivial branches at 64 at a time vs 2 at a time (aim: no slower).
+8. 1,000 trivial branches at 64 at a time vs 2 at a time (aim: no slower);
+9. strategy ``dask`` (needs ``tea-lsp[dask]``): starting a local cluster of 2 workers, the
+   per-branch overhead against the process strategy's in the same run, 4 CPU-bound branches
+   2 vs 1 at a time; then the same against an external scheduler and 2 workers started with
+   the ``dask`` command line on 127.0.0.1 (``--only 9``).
 """
 
 from __future__ import annotations
@@ -388,10 +392,191 @@ def bench_wide(n: int) -> None:
     )
 
 
+def dask_fan_out_ms(text: str, address: str) -> float:
+    """Wall time of the (single) fan-out of ``text`` on the Dask cluster at ``address``."""
+    analysis = analyze(text, "bench.yaml")
+    assert not analysis.has_errors(), analysis.diagnostics
+    marks: dict[str, float] = {}
+
+    def on_event(e: Event) -> None:
+        if isinstance(e, FanOutStarted):
+            marks["start"] = e.t_ms
+        elif isinstance(e, FanOutFinished):
+            marks["end"] = e.t_ms
+
+    result = run_workflow(
+        analysis, options=RunOptions(strategy="dask", dask_address=address), events=on_event
+    )
+    assert result.ok, result.error
+    assert all(b["success"] for b in result.branches), result.branches
+    return marks["end"] - marks["start"]
+
+
+def _identity(x: int) -> int:
+    return x
+
+
+def bare_dask_ms(address: str, n: int) -> float:
+    """One bare Dask task, submitted then awaited, one at a time (ms): Dask's own latency."""
+    from distributed import Client
+
+    with Client(address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        for _ in range(10):
+            client.submit(_identity, 1, pure=False).result()
+        t0 = time.perf_counter()
+        for _ in range(n):
+            client.submit(_identity, 1, pure=False).result()
+        return (time.perf_counter() - t0) * 1000 / n
+
+
+def _dask_rows(address: str, pool: ProcessPool, n: int, loops: int) -> None:
+    bare = bare_dask_ms(address, n)
+    print(f"   bare Dask task round trip {bare:8.3f} ms (submit, run, result; one at a time)")
+    names = [f"b{i:03d}" for i in range(n)]
+    text = fan_out_workflow(names, "run: return {}", max_parallel=2)
+    fan_out_ms(text, pool, "process")  # warm up
+    dask_fan_out_ms(text, address)
+    base = statistics.median(fan_out_ms(text, pool, "process") for _ in range(3)) / n
+    per = statistics.median(dask_fan_out_ms(text, address) for _ in range(3)) / n
+    print(f"   process branch       {base:8.3f} ms per branch (baseline, {n} trivial branches)")
+    print(f"   dask    branch       {per:8.3f} ms per branch ratio {per / base:6.1f}x")
+    body = CPU_BODY.format(n=loops)
+    cpu = ["c1", "c2", "c3", "c4"]
+    one = fan_out_workflow(cpu, body, max_parallel=1)
+    two = fan_out_workflow(cpu, body, max_parallel=2)
+    dask_fan_out_ms(two, address)  # warm up
+    p1 = p2 = d1 = d2 = float("inf")
+    for _ in range(3):  # interleaved, best of 3
+        p1 = min(p1, fan_out_ms(one, pool, "process"))
+        p2 = min(p2, fan_out_ms(two, pool, "process"))
+        d1 = min(d1, dask_fan_out_ms(one, address))
+        d2 = min(d2, dask_fan_out_ms(two, address))
+    print(
+        f"   4 CPU-bound branches: process 1 at a time {p1:6.0f} ms, 2 at a time {p2:6.0f} ms "
+        f"speedup {p1 / p2:4.2f}x"
+    )
+    print(
+        f"   4 CPU-bound branches: dask    1 at a time {d1:6.0f} ms, 2 at a time {d2:6.0f} ms "
+        f"speedup {d1 / d2:4.2f}x (aim >= 1.6x)"
+    )
+
+
+def bench_dask(pool: ProcessPool, n: int, loops: int) -> None:
+    try:
+        import dask
+        from distributed import LocalCluster
+    except ImportError:
+        print("9. dask: not installed (pip install 'tea-lsp[dask]')")
+        return
+    import subprocess
+    import tempfile
+
+    from tea_lsp.engine.dask_executor import DASK_CONFIG, DaskExecutor
+
+    print("9. strategy dask (each Dask worker runs its branches in its own tea-lsp pool)")
+    starts = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        ex = DaskExecutor(None, n_workers=2)
+        ex.connect(set(), False)
+        up = time.perf_counter() - t0
+        ex.close()
+        starts.append((up, time.perf_counter() - t0 - up))
+    print(
+        "   local cluster, 2 workers: start + check "
+        f"{statistics.median(s[0] for s in starts):5.2f} s, stop "
+        f"{statistics.median(s[1] for s in starts):5.2f} s (median of 3; paid once per run)"
+    )
+    with dask.config.set(DASK_CONFIG):
+        cluster = LocalCluster(  # type: ignore[no-untyped-call]
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+            silence_logs=50,
+        )
+        try:
+            print("   local cluster (LocalCluster, 2 worker processes x 1 thread):")
+            _dask_rows(str(cluster.scheduler_address), pool, n, loops)
+        finally:
+            cluster.close()
+    # An external scheduler and 2 workers, started with the dask command line on 127.0.0.1.
+    dask_cli = str(Path(sys.executable).parent / "dask")
+    env = {
+        **os.environ,
+        "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+        "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0",
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        sched_file = os.path.join(tmp, "scheduler.json")
+        procs = [
+            subprocess.Popen(
+                [
+                    dask_cli,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    sched_file,
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        ]
+        try:
+            end = time.monotonic() + 30
+            while not os.path.exists(sched_file) and time.monotonic() < end:
+                time.sleep(0.05)
+            procs.append(
+                subprocess.Popen(
+                    [
+                        dask_cli,
+                        "worker",
+                        "--scheduler-file",
+                        sched_file,
+                        "--host",
+                        "127.0.0.1",
+                        "--nworkers",
+                        "2",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            import json
+
+            with open(sched_file, encoding="utf-8") as fh:
+                address = json.load(fh)["address"]
+            from distributed import Client
+
+            with Client(address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+                client.wait_for_workers(2, timeout=60)
+            print(f"   external scheduler ({address}) + 2 workers from the dask command line:")
+            _dask_rows(address, pool, n, loops)
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+            for p in reversed(procs):
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
-    ap.add_argument("--only", type=int, nargs="*", help="run only these sections (6, 7, 8)")
+    ap.add_argument("--only", type=int, nargs="*", help="run only these sections (6, 7, 8, 9)")
     args = ap.parse_args()
     if args.only:
         pool = ProcessPool(max_idle=8)
@@ -402,6 +587,8 @@ def main() -> int:
                 bench_python_speedup(pool, 1_000_000 if args.quick else 4_000_000)
             if 8 in args.only:
                 bench_wide(200 if args.quick else 1000)
+            if 9 in args.only:
+                bench_dask(pool, 50 if args.quick else 200, 2_000_000 if args.quick else 12_000_000)
         finally:
             pool.shutdown()
         return 0
@@ -418,6 +605,7 @@ def main() -> int:
         bench_python(pool, 50 if args.quick else 200)
         bench_python_speedup(pool, 1_000_000 if args.quick else 4_000_000)
         bench_wide(200 if args.quick else 1000)
+        bench_dask(pool, 50 if args.quick else 200, 2_000_000 if args.quick else 12_000_000)
     finally:
         pool.shutdown()
     return 0

@@ -823,6 +823,18 @@ _ALL: tuple[Code, ...] = (
         "Add a last rule without `if:` as the fallback.",
         "goto:\n  - if: state.ok\n    to: done\n",
     ),
+    Code(
+        "TEA630",
+        "dask-cluster",
+        "runtime",
+        E,
+        "The Dask cluster cannot run this workflow's branches.",
+        "Reports, before the main flow starts, a scheduler that cannot be reached, no worker "
+        "within the time limit, or workers with another tea-lsp or lupa version or without an "
+        "action the workflow uses (strategy `dask`).",
+        "Every machine of the cluster must run the same tea-lsp and action plugins.",
+        "settings:\n  parallel: {strategy: dask, dask: {address: 'tcp://scheduler.example:8786'}}\n",
+    ),
     # ---- python
     Code(
         "TEA701",

@@ -75,9 +75,16 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     p.add_argument(
         "--strategy",
-        choices=["process", "thread"],
+        choices=["process", "thread", "dask"],
         default=None,
         help="how parallel branches run (default: settings.parallel.strategy, else process)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDR",
+        default=None,
+        help="the Dask scheduler for --strategy dask (implies it; default: "
+        "settings.parallel.dask.address, else DASK_SCHEDULER_ADDRESS, else a local cluster)",
     )
     p.set_defaults(func=run_command)
 
@@ -351,9 +358,11 @@ def run_command(args: argparse.Namespace) -> int:
             for cb in callbacks:
                 cb(event)
 
+        strategy: Any = args.strategy or ("dask" if args.scheduler else None)
         options = RunOptions(
-            strategy=args.strategy,
+            strategy=strategy,
             max_steps=args.max_steps,
+            dask_address=args.scheduler,
             default_language=args.default_language or _configured_language(path),
         )
         token = CancelToken()

@@ -18,8 +18,8 @@ from tea_lsp.model.routing import branch_nodes
 from tea_lsp.model.workflow import END, START, FanOut, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq
 
-Strategy = Literal["process", "thread"]
-STRATEGIES: tuple[str, ...] = ("process", "thread")
+Strategy = Literal["process", "thread", "dask"]
+STRATEGIES: tuple[str, ...] = ("process", "thread", "dask")
 
 DEFAULT_LUA_TIMEOUT = 30.0
 DEFAULT_LUA_MEMORY = 64 * 2**20
@@ -52,6 +52,7 @@ class RunOptions:
     default_language: str | None = None  # unmarked code: "auto" | "python" | "lua"
     python_timeout: float | None = None
     worker_memory: int | None = None  # address space a worker may add while running user code
+    dask_address: str | None = None  # the Dask scheduler (strategy dask); wins over settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,7 @@ class Limits:
     default_language: str = "auto"
     python_timeout: float | None = DEFAULT_PYTHON_TIMEOUT  # per Python snippet
     worker_memory: int | None = DEFAULT_WORKER_MEMORY
+    dask_address: str | None = None  # strategy dask: None starts a local cluster for the run
 
 
 @dataclass(slots=True)
@@ -171,11 +173,20 @@ def compute_limits(
             _refuse(
                 refusals,
                 _settings_span(wf, "parallel", "strategy"),
-                f"parallel strategy '{strategy_raw}' is not supported; expected 'process' or "
-                "'thread'",
+                f"parallel strategy '{strategy_raw}' is not supported; expected 'process', "
+                "'thread' or 'dask'",
             )
         strategy_raw = "process"
-    strategy: Strategy = "thread" if strategy_raw == "thread" else "process"
+    strategy: Strategy = strategy_raw if strategy_raw in ("thread", "dask") else "process"
+    dask_address = _dask_address(st, options)
+    if strategy == "dask" and refusals is not None and not _dask_installed():
+        span = _settings_span(wf, "parallel", "strategy")
+        _refuse(
+            refusals,
+            span if options.strategy is None else wf.root.span,
+            "parallel strategy 'dask' needs Dask: install it with "
+            "\"pip install 'tea-lsp[dask]'\" (dask[distributed])",
+        )
 
     max_parallel = options.max_parallel_branches
     if max_parallel is None:
@@ -231,7 +242,25 @@ def compute_limits(
         worker_memory=(
             options.worker_memory if options.worker_memory is not None else DEFAULT_WORKER_MEMORY
         ),
+        dask_address=dask_address,
     )
+
+
+def _dask_address(st: dict[str, Any], options: RunOptions) -> str | None:
+    """The Dask scheduler: the caller's (CLI), else ``parallel.dask.address``, else Dask's own
+    ``DASK_SCHEDULER_ADDRESS``; ``None``: a local cluster started for the run."""
+    if options.dask_address:
+        return options.dask_address
+    sec = _setting(st, "parallel", "dask")
+    if isinstance(sec, dict) and isinstance(sec.get("address"), str) and sec["address"]:
+        return str(sec["address"])
+    return os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+
+
+def _dask_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("distributed") is not None
 
 
 def _key_span(ymap: YMap, key: str) -> Span:

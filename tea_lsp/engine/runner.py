@@ -40,7 +40,7 @@ from tea_lsp.engine.executors import (
 )
 from tea_lsp.engine.mainflow import FanOutRequest, MainOutcome, MainTask
 from tea_lsp.engine.nodes import NodeEvent
-from tea_lsp.engine.plan import Plan, RunOptions, build_plan
+from tea_lsp.engine.plan import Plan, RunOptions, _settings_span, build_plan
 from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
 from tea_lsp.langs.detect import file_default_language
 from tea_lsp.model.workflow import Workflow
@@ -160,6 +160,7 @@ class _Run:
         )
         self.main: Any = None  # the leased worker running the main flow
         self.node: str | None = None  # the main-flow node running now
+        self.dask: Any = None  # strategy dask: the connected DaskExecutor
 
     def emit(self, event: Event) -> None:
         if self.events is not None:
@@ -195,6 +196,23 @@ class _Run:
         )
         if self.cancel is not None and self.cancel.is_set():
             return "cancelled", "the run was cancelled", None
+        if self.plan.limits.strategy == "dask":
+            from tea_lsp.engine.dask_executor import DaskSetupError, executor_for, plan_fans_out
+
+            try:
+                self.dask = (
+                    executor_for(self.plan, self.test_actions) if plan_fans_out(self.plan) else None
+                )
+            except DaskSetupError as exc:
+                span = _settings_span(self.wf, "parallel", "strategy")
+                return "failed", str(exc), Diagnostic("TEA630", Severity.ERROR, str(exc), span)
+        try:
+            return self._run_main(task)
+        finally:
+            if self.dask is not None:
+                self.dask.close()
+
+    def _run_main(self, task: MainTask) -> tuple[RunStatus, str | None, Diagnostic | None]:
         worker = self.pool.lease()
         self.main = worker
         reusable = False
@@ -372,6 +390,8 @@ class _Run:
         executor: Executor = (
             _RemoteThreads(worker, self.cancel) if limits.strategy == "thread" else self.pool
         )
+        if self.dask is not None:
+            executor = self.dask
         job = FanOutJob(
             tasks=tasks,
             max_parallel=max_parallel,

@@ -18,7 +18,7 @@ from tea_lsp.langs.lua import parse_memory
 from tea_lsp.util import did_you_mean
 
 DEFAULT_FILES = ("**/*.tea.yaml", "**/*.tea.yml")
-STRATEGIES = ("process", "thread")
+STRATEGIES = ("process", "thread", "dask")
 
 # Keys read by editor extensions themselves, not by the server: accepted silently.
 _CLIENT_ONLY = ("trace", "server")
@@ -131,7 +131,8 @@ def parse_settings(raw: object) -> tuple[Settings, list[str]]:
             values["max_parallel_branches"] = value
         elif key == "run.strategy":
             if value not in STRATEGIES:
-                expected = " or ".join(f"'{s}'" for s in STRATEGIES)
+                *head, last = (f"'{s}'" for s in STRATEGIES)
+                expected = f"{', '.join(head)} or {last}"
                 reject(key, value, expected, f"'{d.strategy}'")
                 continue
             values["strategy"] = value

@@ -45,7 +45,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest) -> 
 WARNINGS = [
     "tea-lsp: invalid setting 'tea.lua.timeout': expected a number of seconds greater than 0, "
     "got 'fast'; using the default (30.0)",
-    "tea-lsp: invalid setting 'tea.run.strategy': expected 'process' or 'thread', "
+    "tea-lsp: invalid setting 'tea.run.strategy': expected 'process', 'thread' or 'dask', "
     "got 'cluster'; using the default ('process')",
     "tea-lsp: invalid setting 'tea.lua.maxMemory': expected a size such as '64MB', "
     "got 'lots'; using the default (64MB)",

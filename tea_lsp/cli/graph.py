@@ -12,13 +12,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from tea_lsp.cli.common import UsageError, read_workflow
+
 EXIT_OK, EXIT_NO_WORKFLOW, EXIT_USAGE = 0, 1, 2
 FORMATS = ("dot", "mermaid", "svg", "png")
 _SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".svg": "svg", ".png": "png"}
-
-
-class UsageError(Exception):
-    pass
 
 
 def add_graph_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,23 +38,6 @@ def add_graph_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.set_defaults(func=graph_command)
 
 
-def read_text(raw: str) -> tuple[str, str]:
-    """The text of a workflow file (``-``: stdin) and the path to report."""
-    if raw == "-":
-        return sys.stdin.read(), "<stdin>"
-    path = Path(raw)
-    if not path.exists():
-        raise UsageError(f"{raw}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{raw}: is a directory")
-    try:
-        return path.read_bytes().decode("utf-8-sig"), raw
-    except OSError as exc:
-        raise UsageError(f"{raw}: cannot read: {(exc.strerror or str(exc)).lower()}") from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{raw}: not UTF-8 text (byte offset {exc.start})") from None
-
-
 def _format(args: argparse.Namespace) -> str:
     if args.format:
         return str(args.format)
@@ -73,7 +54,7 @@ def graph_command(args: argparse.Namespace) -> int:
 
     fmt = _format(args)
     try:
-        text, path = read_text(args.file)
+        text, path = read_workflow(args.file)
         if fmt == "png" and not args.output and sys.stdout.isatty():
             raise UsageError("--format png writes binary data; give -o OUT.png")
     except UsageError as exc:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from tea_lsp.cli.common import UsageError, read_workflow
 from tea_lsp.cli.render import header, underline
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
 from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth
@@ -30,10 +31,6 @@ if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the 
 DEFAULT_MAX_STEPS = 1000  # tea_lsp.engine.plan.DEFAULT_MAX_STEPS, kept light for the parser
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-
-
-class UsageError(Exception):
-    pass
 
 
 def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,24 +84,6 @@ def add_run_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "settings.parallel.dask.address, else DASK_SCHEDULER_ADDRESS, else a local cluster)",
     )
     p.set_defaults(func=run_command)
-
-
-def _read_workflow(raw: str) -> tuple[str, str]:
-    if raw == "-":
-        return sys.stdin.read(), "<stdin>"
-    path = Path(raw)
-    if not path.exists():
-        raise UsageError(f"{raw}: no such file")
-    if path.is_dir():
-        raise UsageError(f"{raw}: is a directory")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{raw}: cannot read: {(exc.strerror or str(exc)).lower()}") from None
-    try:
-        return data.decode("utf-8-sig"), raw
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{raw}: not UTF-8 text (byte offset {exc.start})") from None
 
 
 def _read_input(raw: str | None) -> dict[str, Any] | None:
@@ -318,7 +297,7 @@ def _configured_language(path: str) -> str | None:
 
 def run_command(args: argparse.Namespace) -> int:
     try:
-        text, path = _read_workflow(args.file)
+        text, path = read_workflow(args.file)
         data = _read_input(args.input)
         if args.max_steps < 1:
             raise UsageError("--max-steps must be at least 1")

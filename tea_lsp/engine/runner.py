@@ -102,20 +102,6 @@ class RunResult:
     state_before_failure: State | None = None
 
 
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a '{type(value).__name__}'"
-
-
 def _node_event(t0: float, ev: NodeEvent, branch: str | None) -> Event:
     kind, node, t, ok, ms, error, trace = ev
     t_ms = (t - t0) * 1000

@@ -9,7 +9,7 @@ type-checked) — where the catalogue or the plugin gives a schema.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,9 +19,11 @@ from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabl
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.schema import WITH_SYNONYMS
 from tea_lsp.checks.spans import first_line_span, value_span
+from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.model.workflow import Node
+from tea_lsp.syntax.text import LineIndex
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
-from tea_lsp.util import did_you_mean, quote_list, show_value
+from tea_lsp.util import did_you_mean, quote_list, show_value, suggest
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -32,6 +34,18 @@ _TYPE_NAMES = {
     "array": "a list",
     "null": "null",
 }
+
+
+def _rename(span: Span, old: str, candidates: Iterable[str], lines: LineIndex) -> Fix | None:
+    """Replace ``old`` at ``span`` by its did-you-mean, when the span holds exactly ``old``."""
+    best = suggest(old, candidates)
+    if best is None or span.start_line != span.end_line:
+        return None
+    src = lines.line(span.start_line)[span.start_col : span.end_col]
+    quote = src[0] if len(src) >= 2 and src[0] == src[-1] and src[0] in "'\"" else ""
+    if src != f"{quote}{old}{quote}":
+        return None
+    return Fix(f"Replace '{old}' with '{best}'", (TextEdit(span, f"{quote}{best}{quote}"),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +108,7 @@ def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
                     "TEA502",
                     first_line_span(pair.key.span, ctx.lines),
                     f"unknown argument '{key}' for action '{spec.name}'{hint}",
+                    fix=_rename(pair.key.span, key, props, ctx.lines),
                 )
                 continue
             if _has_template(pair.value):
@@ -154,11 +169,13 @@ def _check_action_arguments(
         name = value.value
         if _has_template(value) or name in cat or name in plugin_actions().schemas:
             continue
-        hint = did_you_mean(name, known_names(cat)) or "; no engine or installed plugin has it"
+        known = known_names(cat)
+        hint = did_you_mean(name, known) or "; no engine or installed plugin has it"
         ctx.report(
             "TEA501",
             first_line_span(value.span, ctx.lines),
             f"unknown action '{name}' in '{arg}' of '{node.uses}'{hint}",
+            fix=_rename(value.span, name, known, ctx.lines),
         )
 
 
@@ -211,7 +228,8 @@ def check(ctx: CheckContext) -> None:
             if names is None:
                 names = known_names(cat)
             hint = did_you_mean(name, names) or "; no engine or installed plugin provides it"
-            ctx.report("TEA501", node.uses_span, f"unknown action '{name}'{hint}")
+            fix = _rename(node.uses_span, name, names, ctx.lines)
+            ctx.report("TEA501", node.uses_span, f"unknown action '{name}'{hint}", fix=fix)
             continue
         if not entry.runnable:
             ctx.report(

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.state_flow import StateFlow, declared_variables, state_flow
-from tea_lsp.diagnostics import Severity, Span
+from tea_lsp.diagnostics import Fix, Severity, Span, TextEdit
 from tea_lsp.langs.jinja import (
     UPSTREAM_NAMES,
     KeyScope,
@@ -105,7 +105,11 @@ def check(ctx: CheckContext) -> None:
                 message = found
             severity = Severity.WARNING if problem.kind == "limit" else None
             span = _span(smap, problem, ctx)
-            ctx.report(_CODES[problem.kind], span, message, severity=severity)
+            fix = None
+            if problem.suggestion is not None and _holds(ctx, span, problem.name):
+                title = f"Replace '{problem.name}' with '{problem.suggestion}'"
+                fix = Fix(title, (TextEdit(span, problem.suggestion),))
+            ctx.report(_CODES[problem.kind], span, message, severity=severity, fix=fix)
 
 
 def _state_keys(
@@ -127,6 +131,13 @@ def _state_keys(
         return None
     extra = {n for n in names if n not in _BASE_NAMES and n != "result"}  # item/index, ...
     return keys | extra if extra else keys
+
+
+def _holds(ctx: CheckContext, span: Span, text: str | None) -> bool:
+    """Whether the file has exactly ``text`` at ``span`` (so replacing it is safe)."""
+    if text is None or span.start_line != span.end_line:
+        return False
+    return ctx.lines.line(span.start_line)[span.start_col : span.end_col] == text
 
 
 def _span(smap: SnippetMap, p: TemplateProblem, ctx: CheckContext) -> Span:

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 from tea_lsp.cli.common import UsageError, read_workflow
 from tea_lsp.cli.render import header, underline
 from tea_lsp.diagnostics import Diagnostic, Severity, Span
-from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth
+from tea_lsp.safeio import MAX_JSON_DEPTH, json_depth, non_finite
 from tea_lsp.syntax.text import LineIndex
 
 if TYPE_CHECKING:  # the engine is imported when a run starts, not to build the parser
@@ -111,6 +111,8 @@ def _read_input(raw: str | None) -> dict[str, Any] | None:
         raise UsageError(f"{where}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(value, dict):
         raise UsageError(f"{where}: expected a JSON object, got {type(value).__name__}")
+    if (bad := non_finite(value)) is not None:
+        raise UsageError(f"{where}: '{bad[0]}' is {bad[1]}; JSON numbers cannot be NaN or infinite")
     return value
 
 

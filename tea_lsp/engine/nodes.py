@@ -25,7 +25,14 @@ from tea_lsp.engine.actions.registry import (
     CancelSignal,
 )
 from tea_lsp.engine.plan import Limits
-from tea_lsp.engine.state import ERROR_CODES, State, json_clone, merge
+from tea_lsp.engine.state import (
+    ERROR_CODES,
+    NON_FINITE,
+    NonFiniteValue,
+    State,
+    json_clone,
+    merge,
+)
 from tea_lsp.model.routing import routes
 from tea_lsp.model.workflow import END, Node, Snippet, Workflow
 from tea_lsp.safeio import non_finite
@@ -202,24 +209,40 @@ class Flow:
                 span = smap.line_span(line - 1, text_lines[line - 1])
         return failure(node.name, "TemplateError", f"template error: {message}", span)
 
-    def render(self, node: Node, value: YNode, ctx: Mapping[str, Any]) -> Any:
-        """A ``with:``/``output`` value: templates rendered, the rest as written."""
+    def render(self, node: Node, value: YNode, ctx: Mapping[str, Any], path: str = "") -> Any:
+        """A ``with:``/``output`` value: templates rendered, the rest as written.
+
+        ``path`` (``with.url``) names the value in messages: a template that renders NaN or
+        infinity fails the node (TEA610) instead of storing a value JSON cannot hold.
+        """
         from tea_lsp.langs.jinja import TemplateError, render_value
 
         if isinstance(value, YScalar):
             if isinstance(value.value, str) and _is_template(value.value):
                 try:
-                    return json_clone(render_value(value.value, dict(ctx)))
+                    rendered = render_value(value.value, dict(ctx))
                 except TemplateError as exc:
                     raise self._template_failure(node, value, exc) from None
+                if (bad := non_finite(rendered, path)) is not None:
+                    at = f" (at '{bad[0]}')" if bad[0] != path else ""
+                    raise failure(
+                        node.name,
+                        "StateError",
+                        f"the template of '{path}' rendered {bad[1]}{at}; {NON_FINITE} "
+                        "(render a string or none instead)",
+                        value.span,
+                    )
+                return json_clone(rendered)
             return json_clone(value.value)
         if isinstance(value, YSeq):
-            return [self.render(node, item, ctx) for item in value.items]
+            return [
+                self.render(node, item, ctx, f"{path}[{i}]") for i, item in enumerate(value.items)
+            ]
         if isinstance(value, YMap):
             out: dict[str, Any] = {}
             for p in value.pairs:
                 if p.key_text is not None:
-                    out[p.key_text] = self.render(node, p.value, ctx)
+                    out[p.key_text] = self.render(node, p.value, ctx, f"{path}.{p.key_text}")
             return out
         return None
 
@@ -235,9 +258,21 @@ class Flow:
         from tea_lsp.langs.jinja import TemplateError, eval_expression
 
         try:
-            return json_clone(eval_expression(snippet.text, dict(ctx)))
+            value = eval_expression(snippet.text, dict(ctx))
         except TemplateError as exc:
             raise self._template_failure(node, snippet.scalar, exc) from None
+        stored = snippet.role == "expression"  # an expression run: its value becomes a state key
+        root = (node.output_key or "result") if stored else snippet.role
+        if (bad := non_finite(value, root)) is not None:
+            at = f" (at '{bad[0]}')" if bad[0] != root else ""
+            what = f"state key '{root}' would hold" if stored else f"'{root}' gave"
+            raise failure(
+                node.name,
+                "StateError",
+                f"{what} {bad[1]}{at}; {NON_FINITE} (use a string or null)",
+                snippet.scalar.span,
+            )
+        return json_clone(value)
 
     # ---- nodes
 
@@ -259,7 +294,10 @@ class Flow:
             emit(("node_started", node.name, t0, True, 0.0, None, ()))
         try:
             with self._template_deadline(t0):
-                result = self._execute(node, state)
+                try:
+                    result = self._execute(node, state)
+                except NonFiniteValue as exc:
+                    raise failure(node.name, "StateError", str(exc), node.name_span) from None
         except NodeError as exc:
             if emit is not None:
                 t1 = time.monotonic()
@@ -370,7 +408,7 @@ class Flow:
 
         args: dict[str, Any] = {}
         if node.with_args is not None:
-            rendered = self.render(node, node.with_args, self.context(state))
+            rendered = self.render(node, node.with_args, self.context(state), "with")
             args = rendered if isinstance(rendered, dict) else {}
         extra: dict[str, Any] = {}
         if "parallel_results" in state:
@@ -391,11 +429,18 @@ class Flow:
         timeout = self._python_timeout(node)
         ns = self._namespace(node, state)
         self.ran_python = True
+        before = dict(state)  # a failed node leaves its keys as they were (not nested values)
         try:
             updates = run_code(code.text, ns, name=node.name, timeout=timeout)
+            self._check_json(node, code, updates, state)
         except PythonError as exc:
+            state.clear()
+            state.update(before)
             raise self._python_failure(node, code, exc, timeout) from None
-        self._check_json(node, code, updates, state)
+        except NodeError:
+            state.clear()
+            state.update(before)
+            raise
         if updates:
             merge(state, updates)
         return json_clone(updates) if updates is not None else None
@@ -425,6 +470,13 @@ class Flow:
             if not isinstance(data, dict):
                 continue
             for key, value in data.items():
+                if (inf := non_finite(value, f"{key}")) is not None:
+                    at = f" (at '{inf[0]}')" if inf[0] != key else ""
+                    how = "was set in place to" if origin == "state" else "holds"
+                    where = (
+                        f"state key '{key}' {how} {inf[1]}{at}; {NON_FINITE} (use a string or None)"
+                    )
+                    break
                 bad = non_json_path(value, f"{key}")
                 if bad is not None:
                     path, kind = bad
@@ -523,7 +575,7 @@ class Flow:
         ctx = self.context(state)
         args: dict[str, Any] = {}
         if node.with_args is not None:
-            rendered = self.render(node, node.with_args, ctx)
+            rendered = self.render(node, node.with_args, ctx, "with")
             args = rendered if isinstance(rendered, dict) else {}
         problem = spec.validate(args)
         if problem is not None:
@@ -561,6 +613,15 @@ class Flow:
                 f"action '{spec.name}' raised {type(exc).__name__}: {exc}",
                 uses_span,
             ) from None
+        if (bad := non_finite(value)) is not None:
+            where, number = bad
+            at = f" at '{where}'" if where else ""
+            raise failure(
+                node.name,
+                "StateError",
+                f"action '{spec.name}' returned {number}{at}; {NON_FINITE}",
+                uses_span,
+            )
         value = json_clone(value)
         self._store_output(node, state, value)
         return value
@@ -572,10 +633,14 @@ class Flow:
         if isinstance(out, YScalar) and isinstance(out.value, str) and out.value:
             key = out.value
             if _is_template(key):
-                key = str(self.render(node, out, self.context(state, value, with_result=True)))
+                key = str(
+                    self.render(node, out, self.context(state, value, with_result=True), "output")
+                )
             merge(state, {key: value})
         elif isinstance(out, YMap):
-            rendered = self.render(node, out, self.context(state, value, with_result=True))
+            rendered = self.render(
+                node, out, self.context(state, value, with_result=True), "output"
+            )
             if isinstance(rendered, dict):
                 merge(state, rendered)
         elif isinstance(value, dict):

@@ -41,7 +41,14 @@ from tea_lsp.engine.executors import (
 from tea_lsp.engine.mainflow import FanOutRequest, MainOutcome, MainTask
 from tea_lsp.engine.nodes import NodeEvent
 from tea_lsp.engine.plan import Plan, RunOptions, _settings_span, build_plan
-from tea_lsp.engine.state import ERROR_CODES, State, branch_result, json_clone, merge
+from tea_lsp.engine.state import (
+    ERROR_CODES,
+    NonFiniteValue,
+    State,
+    branch_result,
+    json_clone,
+    merge,
+)
 from tea_lsp.langs.detect import file_default_language
 from tea_lsp.model.workflow import Workflow
 
@@ -555,7 +562,20 @@ def run_workflow(
             path=path,
         )
     state: State = json_clone(wf.initial_state)
-    merge(state, input)
+    try:
+        merge(state, input)
+    except NonFiniteValue as exc:  # e.g. a client's JSON with NaN: the run cannot start
+        problem = f"input: {exc}"
+        return RunResult(
+            ok=False,
+            status="failed",
+            state=None,
+            error=problem,
+            error_diagnostic=Diagnostic("TEA610", Severity.ERROR, problem, Span(0, 0, 0, 0)),
+            diagnostics=list(analysis.diagnostics),
+            timing_ms=(time.monotonic() - t0) * 1000,
+            path=path,
+        )
     run = _Run(analysis, wf, doc_index, plan, opts, events, cancel, pool, t0)
     run.emit(RunStarted(run.now_ms(), path, wf.name, plan.limits.strategy))
     status: RunStatus

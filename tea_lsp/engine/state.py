@@ -6,6 +6,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from tea_lsp.safeio import non_finite
+
 State = dict[str, Any]
 
 # error_type → runtime diagnostic code
@@ -42,9 +44,32 @@ def json_clone(value: Any) -> Any:
     return str(value)
 
 
+NON_FINITE = "JSON numbers cannot be NaN or infinite"
+
+
+class NonFiniteValue(ValueError):
+    """A NaN or infinity on its way into a state (JSON has neither); ``path`` names the key."""
+
+    def __init__(self, key: str, path: str, number: float) -> None:
+        self.key = key
+        self.path = path
+        self.number = number
+        at = f" (at '{path}')" if path != key else ""
+        super().__init__(
+            f"state key '{key}' would hold {number}{at}; {NON_FINITE} (use a string or null)"
+        )
+
+
 def merge(state: State, updates: Mapping[str, Any] | None) -> None:
-    """Shallow merge: each key of ``updates`` replaces the state's key."""
+    """Shallow merge: each key of ``updates`` replaces the state's key.
+
+    Raises :class:`NonFiniteValue` (and changes nothing) when a value holds NaN or infinity.
+    """
     if updates:
+        for key, value in updates.items():
+            bad = non_finite(value, str(key))
+            if bad is not None:
+                raise NonFiniteValue(str(key), *bad)
         for key, value in updates.items():
             state[str(key)] = json_clone(value)
 

@@ -357,6 +357,31 @@ class TeaLanguageServer(LanguageServer):
         self.runs: RunManager | None = None
         self._pending_warnings: list[str] = []
 
+    def start_tcp(self, host: str, port: int) -> None:
+        """pygls's TCP server, each connection read through :class:`BoundedStreamReader`."""
+        from pygls.io_ import run_async
+
+        self._stop_event = stop_event = threading.Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)
+            await run_async(
+                stop_event=stop_event,
+                reader=BoundedStreamReader(reader),
+                protocol=self.protocol,
+                logger=log,
+                error_handler=self.report_server_error,
+            )
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+        async def listen() -> None:
+            self._server = server = await asyncio.start_server(connection, host, port)
+            async with server:
+                await server.serve_forever()
+
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(listen())
+
     # ---- client capabilities
 
     @property
@@ -826,6 +851,31 @@ class BoundedInput:
 
     def close(self) -> None:
         self.raw.close()
+
+
+class BoundedStreamReader:
+    """:class:`BoundedInput` for a TCP connection (an ``asyncio.StreamReader``): the same
+    bounds on a header line and a body, so ``--tcp`` refuses what stdio refuses."""
+
+    def __init__(self, raw: asyncio.StreamReader, max_body: int = MAX_MESSAGE_BYTES) -> None:
+        self.raw = raw
+        self.max_body = max_body
+
+    async def readline(self) -> bytes:
+        try:
+            return await self.raw.readline()
+        except ValueError:  # longer than the reader's limit (64 KiB): dropped, not a header
+            log.error("refused a header line longer than %s bytes", _MAX_HEADER_LINE)
+            return b"X-Refused: 1\r\n"
+
+    async def readexactly(self, n: int) -> bytes:
+        if n < 0 or n > self.max_body:
+            log.error("refused a message of %s bytes (at most %s)", n, self.max_body)
+            return b"null"  # not a message: logged by the protocol loop, then skipped
+        try:
+            return await self.raw.readexactly(n)
+        except asyncio.IncompleteReadError:  # the client left mid-message
+            return b""
 
 
 def _claim_stdio() -> tuple[BinaryIO, BinaryIO]:

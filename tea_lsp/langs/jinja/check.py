@@ -48,6 +48,7 @@ class TemplateProblem:
     col: int | None
     end_col: int | None
     name: str | None = None
+    suggestion: str | None = None  # the did-you-mean of an unknown filter or test
 
 
 # --------------------------------------------------------------------------- analysis
@@ -542,13 +543,16 @@ def _unknown_filters(
             continue
         known = env.filters if kind == "filter" else env.tests
         occ = _occurrence(source, name, start, end)
+        best = suggest(name, sorted(known))
+        hint = f"; did you mean '{best}'?" if best else ""
         yield TemplateProblem(
             "filter",
-            f"unknown {kind} '{name}' in template{_did_you_mean(name, known)}",
+            f"unknown {kind} '{name}' in template{hint}",
             occ.line,
             occ.col,
             occ.end_col,
             name,
+            best,
         )
 
 

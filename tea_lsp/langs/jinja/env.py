@@ -281,6 +281,9 @@ def environment() -> TeaEnvironment:
                 extensions=["jinja2.ext.loopcontrols"],
                 cache_size=0,
                 finalize=_finalize,
+                # Jinja's constant folding writes a folded NaN or infinity into the compiled
+                # code as the unknown name 'nan'/'inf'; unfolded, the value reaches our checks.
+                optimized=False,
             )
             created.filters["tojson"] = _tojson
             created.filters["fromjson"] = _fromjson

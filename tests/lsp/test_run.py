@@ -190,7 +190,9 @@ async def test_runtime_error_becomes_a_diagnostic_until_the_next_edit(
         "state": None,
         "error": error,
     }
-    assert result["nodes"] == {"start": {"outcome": "failed", "time": result["nodes"]["start"]["time"]}}
+    assert result["nodes"] == {
+        "start": {"outcome": "failed", "time": result["nodes"]["start"]["time"]}
+    }
 
     def run_diags() -> list[types.Diagnostic]:
         pubs = publications(client, uri)

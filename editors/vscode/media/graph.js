@@ -25,8 +25,7 @@
       if (!g) continue;
       g.dataset.name = look.name;
       g.dataset.id = look.id;
-      if (look.name === '__start__') g.classList.add('kind-start');
-      if (look.name === '__end__') g.classList.add('kind-end');
+      if (/^[a-z_]+$/.test(look.kind)) g.classList.add('kind-' + look.kind);
       if (look.severity) g.classList.add('severity-' + look.severity);
       if (look.outcome) {
         g.classList.add('outcome-' + look.outcome);
@@ -38,9 +37,9 @@
           const box = g.getBBox();
           const t = document.createElementNS('http://www.w3.org/2000/svg', 'text');
           t.setAttribute('class', 'tea-time');
-          t.setAttribute('x', String(box.x + box.width / 2));
-          t.setAttribute('y', String(box.y + box.height + 10));
-          t.setAttribute('text-anchor', 'middle');
+          t.setAttribute('x', String(box.x + box.width + 4));
+          t.setAttribute('y', String(box.y + box.height / 2 + 3));
+          t.setAttribute('text-anchor', 'start');
           t.textContent = look.time;
           g.appendChild(t);
         }

@@ -30,6 +30,7 @@ export type NodeOutcomes = Record<string, { outcome: string; time: string }>;
 export interface NodeLook {
   id: string;
   name: string;
+  kind: string;
   severity: 'error' | 'warning' | null;
   outcome: 'ok' | 'failed' | 'timeout' | 'not_run' | null;
   time: string;
@@ -73,7 +74,7 @@ export function nodeLooks(graph: GraphResult, outcomes?: NodeOutcomes): NodeLook
       outcome = o && OUTCOMES.has(o.outcome) ? (o.outcome as NodeLook['outcome']) : 'not_run';
       time = o?.time ?? '';
     }
-    return { id: n.id, name: n.name, severity: n.severity, outcome, time };
+    return { id: n.id, name: n.name, kind: n.kind, severity: n.severity, outcome, time };
   });
 }
 

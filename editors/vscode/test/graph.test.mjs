@@ -27,6 +27,9 @@ const GRAPH = {
 
 test('looks: diagnostics only, before any run', () => {
   const looks = model.nodeLooks(GRAPH);
+  assert.deepEqual(looks[4], {
+    id: 'n4', name: 'nowhere', kind: 'missing', severity: null, outcome: null, time: '',
+  });
   assert.deepEqual(
     looks.map((l) => [l.id, l.severity, l.outcome]),
     [

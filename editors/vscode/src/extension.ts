@@ -206,6 +206,7 @@ class TeaExtension implements vscode.Disposable {
       state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.status.show();
     void vscode.commands.executeCommand('setContext', 'tea.serverRunning', state === 'running');
+    if (state === 'running') this.graph.serverReady();
   }
 
   private async resolveCommand(settings: TeaSettings): Promise<Resolution> {

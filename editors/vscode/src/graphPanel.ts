@@ -79,8 +79,9 @@ export class GraphPanel implements vscode.Disposable {
     }
   }
 
-  get isOpen(): boolean {
-    return this.panel !== undefined;
+  /** The server (re)started: draw the followed workflow again. */
+  serverReady(): void {
+    if (this.panel && this.uri) void this.refresh();
   }
 
   private createPanel(): void {

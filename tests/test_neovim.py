@@ -266,3 +266,85 @@ def test_missing_server_gets_one_warning(nvim: Path, tmp_path: Path) -> None:
         "finds it on PATH, or set vim.lsp.config('tea_lsp', { cmd = { '/path/to/venv/bin/tea-lsp', "
         "'serve' } })"
     )
+
+
+# ---- :TeaGraph
+
+
+GRAPH_DRIVER = FIXTURES / "nvim_graph_driver.lua"
+
+
+def _graph_session(nvim: Path, tmp: Path, path: str | None) -> dict[str, Any]:
+    work = tmp / "project"
+    work.mkdir()
+    (work / ".git").mkdir()
+    shutil.copy(FIXTURES / "graph.tea.yaml", work / "graph.tea.yaml")
+    extra = {"TEA_TEST_DIR": str(work), "TEA_LSP_DOT": ""}
+    if path is not None:
+        extra["PATH"] = path
+    return _run_nvim(nvim, tmp, GRAPH_DRIVER, extra)
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S)
+def test_tea_graph_shows_mermaid_when_graphviz_is_missing(nvim: Path, tmp_path: Path) -> None:
+    # PATH holds only this venv's bin (tea-lsp), so no `dot`
+    venv_bin = Path(sys.executable).parent
+    if not (venv_bin / "tea-lsp").is_file():
+        pytest.skip(f"no tea-lsp in {venv_bin}: run make install")
+    data = _graph_session(nvim, tmp_path, str(venv_bin))
+    assert data["has_tea_graph"] is True
+    assert data["dot"] is None
+    assert data["attached"] is True, data["_stderr"]
+    assert data["done"] is True, data
+    assert data["opened"] == []
+    assert data["current_is_source"] is True
+    expected = subprocess.run(
+        [
+            str(venv_bin / "tea-lsp"),
+            "graph",
+            str(FIXTURES / "graph.tea.yaml"),
+            "--format",
+            "mermaid",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert expected.returncode == 0, expected.stderr
+    scratch = data["scratch"]
+    assert scratch["lines"] == expected.stdout.rstrip("\n").split("\n")
+    assert scratch["lines"][0] == "flowchart TD"
+    assert any("middle" in line for line in scratch["lines"])
+    assert (scratch["filetype"], scratch["buftype"], scratch["visible"]) == (
+        "mermaid",
+        "nofile",
+        True,
+    )
+    notes = [n["msg"] for n in data["notes"]]
+    assert (
+        "tea-lsp: Graphviz (dot) is not installed: showing the Mermaid text "
+        "(install the graphviz package for an SVG)"
+    ) in notes, notes
+    assert data["bad_format_opened"] == 0
+    assert "tea-lsp: unknown graph format 'pdf': expected 'svg' or 'mermaid'" in notes, notes
+
+
+@pytest.mark.timeout(RUN_TIMEOUT_S)
+def test_tea_graph_writes_the_svg_and_opens_it(nvim: Path, tmp_path: Path) -> None:
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz is not installed: scripts/ensure-graphviz-chromium.sh")
+    data = _graph_session(nvim, tmp_path, None)
+    assert data["dot"] == "dot"
+    assert data["done"] is True, data
+    assert "scratch" not in data
+    [svg_path] = data["opened"]
+    assert svg_path.endswith("-graph.tea.svg"), svg_path
+    svg = data["svg"]
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    # every node of the workflow, by the ids `tea-lsp graph` gives them (n0 .. n5)
+    for k in range(6):
+        assert f'id="tea&#45;n{k}"' in svg, k
+    assert ">middle</text>" in svg and ">finsh</text>" in svg
+    notes = [n["msg"] for n in data["notes"]]
+    assert f"tea-lsp: graph: {svg_path}" in notes, notes

@@ -6,7 +6,8 @@ extension is the ``.vsix`` that ``make vsix`` built. Each run installs that ``.v
 code-server profile, opens a workspace whose settings point ``tea.server.command`` at this
 venv's ``tea-lsp``, and checks what a user sees: squiggles and Problems entries, hover, go to
 definition, the token scopes of embedded Lua, the Run button in the editor title and the code
-lens with their input prompt and result document. Screenshots go to ``artifacts/vscode-e2e/``.
+lens with their input prompt and result document, the graph view (TEA: Show Graph) and what
+it shows before and after a run. Screenshots go to ``artifacts/vscode-e2e/``.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def workbench(env: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wo
         encoding="utf-8",
     )
     (folder / ".vscode").mkdir(parents=True)
-    for name in ("broken.tea.yaml", "run.tea.yaml"):
+    for name in ("broken.tea.yaml", "run.tea.yaml", "graph.tea.yaml"):
         shutil.copy(FIXTURES / name, folder / name)
     shutil.copy(EXT_DIR / "test" / "fixtures" / "python.tea.yaml", folder / "python.tea.yaml")
     (folder / ".vscode" / "settings.json").write_text(
@@ -516,6 +517,98 @@ def test_no_error_notification_while_the_server_runs(session: Session) -> None:
     )
     texts = [_text(t) for t in toasts.all_inner_texts()]
     assert texts == [], texts
+
+
+# ---- TEA: Show Graph (a webview laid out by the extension's own Graphviz in WebAssembly)
+
+
+def _graph_frame(session: Session) -> Any:
+    """The graph webview's content frame (code-server nests it in two iframes)."""
+    return session.page.frame_locator("iframe.webview.ready").frame_locator("iframe#active-frame")
+
+
+def _node_names(frame: Any) -> list[str]:
+    names: list[str] = frame.locator("#graph g.node").evaluate_all(
+        "(gs) => gs.map((g) => g.dataset.name)"
+    )
+    return names
+
+
+def _wait_names(frame: Any, want: list[str]) -> list[str]:
+    deadline = time.monotonic() + WAIT_MS / 1000
+    names = _node_names(frame)
+    while sorted(names) != sorted(want) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        names = _node_names(frame)
+    return names
+
+
+def test_graph_view_follows_edits_clicks_and_runs(session: Session) -> None:
+    page = session.page
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    session.open_file("graph.tea.yaml")
+    session.command("TEA: Show Graph")
+    frame = _graph_frame(session)
+    svg = frame.locator("#graph svg")
+    svg.wait_for(state="visible", timeout=WAIT_MS)
+    # every node of the workflow, with `finsh` drawn as a node that does not exist
+    names = _wait_names(frame, ["__start__", "start", "middle", "finsh", "finish", "__end__"])
+    assert sorted(names) == sorted(["__start__", "start", "middle", "finsh", "finish", "__end__"])
+    # the node holding the TEA201 error is outlined as an error, and only that one
+    errors = frame.locator("#graph g.node.severity-error")
+    assert errors.evaluate_all("(gs) => gs.map((g) => g.dataset.name)") == ["middle"]
+    stroke = errors.first.locator("path, polygon, ellipse").first.evaluate(
+        "(e) => getComputedStyle(e).stroke"
+    )
+    error_colour = frame.locator("body").evaluate(
+        "(b) => { const s = document.createElement('span');"
+        " s.style.color = 'var(--vscode-editorError-foreground)'; b.appendChild(s);"
+        " const c = getComputedStyle(s).color; s.remove(); return c; }"
+    )
+    assert stroke == error_colour, (stroke, error_colour)
+    session.shot("20-graph")
+
+    # clicking a node puts the cursor on its name in the YAML
+    frame.locator("#graph g.node[data-name='start']").click()
+    session.wait_cursor(3, 11)
+    frame.locator("#graph g.node[data-name='finish']").click()
+    session.wait_cursor(9, 11)
+
+    # typing updates the graph: rename `finish` to `finsh` (the goto's target now exists)
+    session.go_to(9, 14)
+    page.keyboard.press("Delete")
+    names = _wait_names(frame, ["__start__", "start", "middle", "finsh", "__end__"])
+    assert sorted(names) == sorted(["__start__", "start", "middle", "finsh", "__end__"])
+    assert frame.locator("#graph g.node.severity-error").count() == 0
+    session.shot("21-graph-after-edit")
+
+    # after a run: how each node ended, and its time
+    session.command("TEA: Run Workflow")
+    box = page.locator(".quick-input-widget input")
+    box.wait_for(state="visible", timeout=WAIT_MS)
+    box.fill("")
+    page.keyboard.press("Enter")
+    failed = frame.locator("#graph g.node.outcome-failed")
+    failed.first.wait_for(state="attached", timeout=WAIT_MS)
+    outcomes = dict(
+        frame.locator("#graph g.node[data-outcome]").evaluate_all(
+            "(gs) => gs.map((g) => [g.dataset.name, g.dataset.outcome])"
+        )
+    )
+    assert outcomes == {"start": "ok", "middle": "ok", "finsh": "failed"}, outcomes
+    times = frame.locator("#graph g.node[data-name='finsh'] text.tea-time").evaluate_all(
+        "(ts) => ts.map((t) => t.textContent)"
+    )
+    assert len(times) == 1 and re.fullmatch(r"\d+\.\d (ms|s)", times[0]), times
+    session.shot("22-graph-after-run")
+    # the view follows the active editor: another workflow, its own graph
+    session.open_file("run.tea.yaml")
+    names = _wait_names(frame, ["__start__", "start", "finish", "__end__"])
+    assert sorted(names) == sorted(["__start__", "start", "finish", "__end__"])
+    # no content security policy violation or script error in the webview
+    bad = [m for m in console if "Content Security Policy" in m or "Graphviz" in m]
+    assert bad == [], bad
 
 
 def test_missing_server_one_message_with_open_settings(

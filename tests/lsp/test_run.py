@@ -112,6 +112,11 @@ async def test_run_result_and_progress(client: LanguageClient) -> None:
     assert isinstance(result, dict)
     assert isinstance(result.pop("timing_ms"), float)
     branches = result.pop("branches")
+    nodes = result.pop("nodes")
+    # every node ran once and ended ok, with its time
+    assert sorted(nodes) == ["a", "b", "join", "setup"]
+    assert {n["outcome"] for n in nodes.values()} == {"ok"}
+    assert all(re.fullmatch(r"\d+\.\d (ms|s)", n["time"]) for n in nodes.values()), nodes
     kept = result["state"].pop("parallel_results")  # stays in the final state, as in TEA
     assert without_timing(kept) == without_timing(branches)
     assert result == {"ok": True, "status": "ok", "state": {"n": 2, "total": 23}, "error": None}
@@ -184,6 +189,9 @@ async def test_runtime_error_becomes_a_diagnostic_until_the_next_edit(
         "status": "failed",
         "state": None,
         "error": error,
+    }
+    assert result["nodes"] == {
+        "start": {"outcome": "failed", "time": result["nodes"]["start"]["time"]}
     }
 
     def run_diags() -> list[types.Diagnostic]:

@@ -1,4 +1,5 @@
--- User commands for tea-lsp: :TeaRun [{json input}], :TeaRunCancel, :TeaRestart.
+-- User commands for tea-lsp: :TeaRun [{json input}], :TeaRunCancel, :TeaRestart,
+-- :TeaGraph [svg|mermaid].
 -- Also answers the server's "Run workflow" code lens (command `tea.runWorkflow`) the same way.
 if vim.g.loaded_tea_lsp then
   return
@@ -15,6 +16,16 @@ end, {
 vim.api.nvim_create_user_command('TeaRunCancel', function()
   require('tea_lsp').cancel()
 end, { desc = 'tea-lsp: cancel the running workflow(s) of this buffer' })
+
+vim.api.nvim_create_user_command('TeaGraph', function(opts)
+  require('tea_lsp').graph(0, opts.args)
+end, {
+  nargs = '?',
+  complete = function()
+    return { 'svg', 'mermaid' }
+  end,
+  desc = 'tea-lsp: show the workflow graph (SVG in the system viewer, or Mermaid text in a split)',
+})
 
 vim.api.nvim_create_user_command('TeaRestart', function()
   require('tea_lsp').restart()

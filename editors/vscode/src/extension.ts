@@ -32,6 +32,8 @@ import {
   splitRunArguments,
   summarizeRunResult,
 } from './runInput';
+import { GraphPanel, SHOW_GRAPH_COMMAND } from './graphPanel';
+import { runOutcomes } from './graphModel';
 import { Resolution, ServerCommand, describeCommand, resolveServerCommand } from './serverCommand';
 
 const SECTION = 'tea';
@@ -96,14 +98,22 @@ class TeaExtension implements vscode.Disposable {
   private readonly resultsChanged = new vscode.EventEmitter<vscode.Uri>();
   private readonly lastInput = new Map<string, string>();
   private readonly disposables: vscode.Disposable[] = [];
+  private readonly graph: GraphPanel;
 
-  constructor() {
+  constructor(extensionUri: vscode.Uri) {
+    this.graph = new GraphPanel(extensionUri, {
+      request: (uri) => this.requestGraph(uri),
+      isWorkflow: (doc) => this.isWorkflow(doc),
+      log: (message) => this.output.appendLine(message),
+    });
     this.status.name = 'TEA Language Server';
     this.status.command = 'tea.showOutput';
     this.disposables.push(
       this.output,
       this.status,
       this.resultsChanged,
+      this.graph,
+      vscode.commands.registerCommand(SHOW_GRAPH_COMMAND, () => this.graph.show()),
       vscode.commands.registerCommand('tea.restartServer', () => this.restart()),
       vscode.commands.registerCommand('tea.showOutput', () => this.output.show(true)),
       vscode.workspace.registerTextDocumentContentProvider(RESULT_SCHEME, {
@@ -196,6 +206,7 @@ class TeaExtension implements vscode.Disposable {
       state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     this.status.show();
     void vscode.commands.executeCommand('setContext', 'tea.serverRunning', state === 'running');
+    if (state === 'running') this.graph.serverReady();
   }
 
   private async resolveCommand(settings: TeaSettings): Promise<Resolution> {
@@ -378,6 +389,18 @@ class TeaExtension implements vscode.Disposable {
     await this.start();
   }
 
+  // ---- tea/graph
+
+  /** The server's graph of an open document (null: not a workflow, or no server yet). */
+  private async requestGraph(uri: vscode.Uri): Promise<unknown> {
+    if (this.startup) await this.startup;
+    const client = this.client;
+    if (!client || this.state !== 'running') return null;
+    return client.sendRequest('tea/graph', {
+      textDocument: { uri: client.code2ProtocolConverter.asUri(uri) },
+    });
+  }
+
   // ---- tea.runWorkflow
 
   /**
@@ -469,6 +492,8 @@ class TeaExtension implements vscode.Disposable {
     );
     if (result === undefined || result === null) return undefined;
     await this.showResult(doc.uri, result);
+    const outcomes = runOutcomes(result);
+    if (outcomes) this.graph.showRun(doc.uri, outcomes);
     if (!isRunResult(result)) return undefined;
     const summary = summarizeRunResult(name, result);
     this.output.appendLine(`[run ${started.toLocaleTimeString()}] ${summary}`);
@@ -515,7 +540,7 @@ function isUriLike(value: unknown): value is { scheme: string; path: string } {
 let extension: TeaExtension | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  extension = new TeaExtension();
+  extension = new TeaExtension(context.extensionUri);
   context.subscriptions.push(extension);
   await extension.activate();
 }

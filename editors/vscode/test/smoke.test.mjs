@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import rpc from 'vscode-jsonrpc/node.js';
 import config from '../out/config.js';
 import serverCommand from '../out/serverCommand.js';
+import graphModel from '../out/graphModel.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const extRoot = path.resolve(here, '..');
@@ -249,6 +250,64 @@ describe('as VS Code (pull diagnostics)', () => {
   });
 
   test('tea.runWorkflow runs the open buffer with an input object', () => runFixture(s));
+
+  test('the graph view reads tea/graph and the run result as the server sends them', async () => {
+    const doc = fixture('graph.tea.yaml');
+    const text = doc.text.replace('name: finish', 'name: finsh');
+    s.connection.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: doc.uri, languageId: 'yaml', version: 1, text: doc.text },
+    });
+    const graph = await s.alive(
+      s.connection.sendRequest('tea/graph', { textDocument: { uri: doc.uri } }),
+    );
+    assert.ok(graphModel.isGraphResult(graph), JSON.stringify(graph));
+    const looks = graphModel.nodeLooks(graph);
+    assert.deepEqual(
+      looks.map((l) => [l.name, l.kind, l.severity]),
+      [
+        ['__start__', 'start', null],
+        ['start', 'node', null],
+        ['middle', 'node', 'error'],
+        ['finish', 'node', null],
+        ['finsh', 'missing', null],
+        ['__end__', 'end', null],
+      ],
+    );
+    assert.deepEqual(
+      looks.map((l) => l.id),
+      ['n0', 'n1', 'n2', 'n3', 'n4', 'n5'],
+    );
+    const start = graph.nodes.find((n) => n.name === 'start');
+    assert.deepEqual(graphModel.rangeOf(graph, start.id), {
+      start: { line: 2, character: 10 },
+      end: { line: 2, character: 15 },
+    });
+    for (const n of graph.nodes) assert.ok(graph.dot.includes(`id="tea-${n.id}"`), n.id);
+    // fixed (finish renamed to finsh) and run: the last node fails, the others ran ok
+    s.connection.sendNotification('textDocument/didChange', {
+      textDocument: { uri: doc.uri, version: 2 },
+      contentChanges: [{ text }],
+    });
+    const result = await s.alive(s.connection.sendRequest('workspace/executeCommand', {
+      command: 'tea.runWorkflow',
+      arguments: [doc.uri, null],
+    }));
+    assert.equal(result.status, 'failed', JSON.stringify(result));
+    const fixed = await s.alive(
+      s.connection.sendRequest('tea/graph', { textDocument: { uri: doc.uri } }),
+    );
+    assert.equal(fixed.version, 2);
+    const after = graphModel.nodeLooks(fixed, graphModel.runOutcomes(result));
+    assert.deepEqual(
+      after.filter((l) => l.outcome !== null).map((l) => [l.name, l.outcome]),
+      [
+        ['start', 'ok'],
+        ['middle', 'ok'],
+        ['finsh', 'failed'],
+      ],
+    );
+    s.connection.sendNotification('textDocument/didClose', { textDocument: { uri: doc.uri } });
+  });
 });
 
 describe('as a push-only client (publishDiagnostics)', () => {

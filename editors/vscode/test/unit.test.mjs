@@ -91,7 +91,7 @@ test('activation: YAML, and the default globs through workspaceContains', () => 
   }
   assert.deepEqual(
     pkg.contributes.commands.map((c) => c.command).sort(),
-    ['tea.restartServer', 'tea.runWorkflow', 'tea.showOutput'],
+    ['tea.restartServer', 'tea.runWorkflow', 'tea.showGraph', 'tea.showOutput'],
   );
 });
 

@@ -235,7 +235,10 @@ class RunManager:
             await self._begin(run, f"Run workflow {name}")
             pool = self.pool() if options.strategy in (None, "process") else None
 
+            recorded: list[dict[str, Any]] = []
+
             def events(ev: Event) -> None:
+                recorded.append(ev.to_json())
                 server.call_soon(self.on_event, run, ev)
 
             call = functools.partial(
@@ -274,6 +277,7 @@ class RunManager:
             "error": result.error,
             "branches": _json_safe(result.branches),
             "timing_ms": round(result.timing_ms, 3),
+            "nodes": node_outcomes(recorded),
         }
 
     def cancel(self, uri: str | None) -> int:
@@ -291,6 +295,16 @@ def _summary(result: RunResult) -> str:
     if result.status == "cancelled":
         return "cancelled"
     return f"{result.status}: {result.error}"
+
+
+def node_outcomes(events: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """How each node that ran ended (``ok`` | ``failed`` | ``timeout``) and its time, from the
+    run's events, by node name (a node absent from the map did not run)."""
+    from tea_lsp.report import read_events
+    from tea_lsp.report.html import statuses
+
+    st = statuses(read_events(events), None)
+    return {name: {"outcome": s.outcome, "time": s.note} for name, s in st.items()}
 
 
 def runtime_diagnostics(result: RunResult) -> list[Diagnostic]:

@@ -373,4 +373,116 @@ function M.restart()
   notify('stopped; reopen the workflow (:edit) to start the server again')
 end
 
+-- ---- the graph (`tea/graph`): an SVG in the system viewer, or the Mermaid text in a split
+
+local GRAPH = 'tea/graph'
+
+--- The Graphviz `dot` program to use ($TEA_LSP_DOT, else `dot`), or nil when not installed.
+---@return string?
+function M.dot_program()
+  local dot = vim.env.TEA_LSP_DOT
+  if dot == nil or dot == '' then
+    dot = 'dot'
+  end
+  return vim.fn.executable(dot) == 1 and dot or nil
+end
+
+local function graph_buffer(source)
+  local name = 'tea-graph://' .. vim.api.nvim_buf_get_name(source)
+  local buf = vim.fn.bufnr(name)
+  if buf == -1 or not vim.api.nvim_buf_is_valid(buf) then
+    buf = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(buf, name)
+    vim.bo[buf].buftype = 'nofile'
+    vim.bo[buf].bufhidden = 'hide'
+    vim.bo[buf].swapfile = false
+    vim.bo[buf].filetype = 'mermaid'
+  end
+  return buf
+end
+
+--- Shows Mermaid text in a scratch split beside the source window (reused).
+---@param source integer
+---@param mermaid string
+---@return integer bufnr of the scratch buffer
+function M.show_mermaid(source, mermaid)
+  local buf = graph_buffer(source)
+  vim.bo[buf].modifiable = true
+  local lines = vim.split(mermaid, '\n', { plain = true, trimempty = true })
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  if vim.fn.bufwinid(buf) == -1 then
+    vim.api.nvim_open_win(buf, false, { split = 'right', win = -1 })
+  end
+  return buf
+end
+
+--- Lays `dot_text` out with Graphviz into an SVG file and opens it with the system viewer.
+---@param dot string the dot program
+---@param dot_text string
+---@param name string the workflow file's name (for the SVG's name)
+function M.open_svg(dot, dot_text, name)
+  local svg = vim.fn.tempname() .. '-' .. name:gsub('%.ya?ml$', '') .. '.svg'
+  vim.system({ dot, '-Tsvg', '-o', svg }, { stdin = dot_text, text = true }, function(res)
+    vim.schedule(function()
+      if res.code ~= 0 then
+        local why = vim.trim(res.stderr or '')
+        notify(('Graphviz failed (exit %d): %s'):format(res.code, why), vim.log.levels.ERROR)
+        return
+      end
+      M.last_svg = svg
+      local _, err = vim.ui.open(svg)
+      if err then
+        notify(('wrote %s but cannot open it: %s'):format(svg, err), vim.log.levels.WARN)
+      else
+        notify('graph: ' .. svg)
+      end
+    end)
+  end)
+end
+
+--- Asks the server for the graph of `bufnr` and shows it: with Graphviz, as an SVG opened in
+--- the system viewer; without (or with `format` 'mermaid'), as Mermaid text in a split.
+---@param bufnr integer
+---@param format string? 'svg' | 'mermaid' | nil (svg when Graphviz is installed)
+function M.graph(bufnr, format)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  if format ~= nil and format ~= '' and format ~= 'svg' and format ~= 'mermaid' then
+    local msg = ("unknown graph format '%s': expected 'svg' or 'mermaid'"):format(format)
+    notify(msg, vim.log.levels.ERROR)
+    return
+  end
+  local client = M.client(bufnr)
+  if not client then
+    notify('no tea-lsp server is attached to this buffer', vim.log.levels.ERROR)
+    return
+  end
+  local name = vim.fn.fnamemodify(vim.api.nvim_buf_get_name(bufnr), ':t')
+  local params = { textDocument = { uri = vim.uri_from_bufnr(bufnr) } }
+  request(client, GRAPH, params, function(err, result)
+    if err then
+      local why = err.message or vim.inspect(err)
+      notify(('graph of %s: %s'):format(name, why), vim.log.levels.ERROR)
+      return
+    end
+    if type(result) ~= 'table' or type(result.dot) ~= 'string' then
+      notify(name .. ' is not a workflow: no graph', vim.log.levels.WARN)
+      return
+    end
+    local dot = format ~= 'mermaid' and M.dot_program() or nil
+    if dot then
+      M.open_svg(dot, result.dot, name)
+      return
+    end
+    M.show_mermaid(bufnr, result.mermaid)
+    if format ~= 'mermaid' then
+      notify(
+        'Graphviz (dot) is not installed: showing the Mermaid text '
+          .. '(install the graphviz package for an SVG)',
+        vim.log.levels.WARN
+      )
+    end
+  end, bufnr)
+end
+
 return M

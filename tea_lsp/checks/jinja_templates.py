@@ -34,6 +34,8 @@ available one (a typo) is reported.
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.state_flow import StateFlow, declared_variables, state_flow
 from tea_lsp.diagnostics import Severity, Span
@@ -110,7 +112,7 @@ def check(ctx: CheckContext) -> None:
 
 def _state_keys(
     flow: StateFlow | None, scope: _Scopes, snip: Snippet, names: frozenset[str]
-) -> frozenset[str] | None:
+) -> Set[str] | None:
     """The state keys possibly set when ``snip`` is rendered (``None``: possibly any)."""
     if flow is None:
         return None

@@ -335,7 +335,7 @@ def _one_node(node: Node, default_language: str) -> Provides:
     return Provides(frozenset(keys), opaque)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _lua_provides(code: str) -> frozenset[str] | None:
     """Keys a Lua node returns, or ``None`` when they cannot be read literally."""
     if compile_check(code) is not None:
@@ -362,7 +362,7 @@ def _str_key(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _python_provides(code: str) -> frozenset[str] | None:
     """Keys a Python node sets, or ``None`` when they cannot be read literally.
 

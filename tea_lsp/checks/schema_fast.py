@@ -14,13 +14,52 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 Predicate = Callable[[Any], bool]
 
-# Keywords the full validator enforces; any other keyword (editor hints such as
-# ``patternErrorMessage``) has no effect on validity there, so none here either.
-_ENFORCED = frozenset(Draft202012Validator.VALIDATORS)
+# Keywords the full validator (``jsonschema``'s Draft 2020-12) enforces; any other keyword
+# (editor hints such as ``patternErrorMessage``) has no effect on validity there, so none here
+# either. Written out so that a clean document never imports ``jsonschema`` (a test compares
+# it with ``Draft202012Validator.VALIDATORS``).
+ENFORCED = frozenset(
+    {
+        "$dynamicRef",
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "const",
+        "contains",
+        "dependentRequired",
+        "dependentSchemas",
+        "enum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "format",
+        "if",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "prefixItems",
+        "properties",
+        "propertyNames",
+        "required",
+        "type",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "uniqueItems",
+    }
+)
 
 # Enforced-looking keywords without effect on validity (annotations), or handled elsewhere.
 _ANNOTATIONS = frozenset(
@@ -168,7 +207,7 @@ class _Compiler:
             raise Unsupported("schema is not an object")
         checks: list[Predicate] = []
         for key, value in schema.items():
-            if key in _ANNOTATIONS or key not in _ENFORCED:
+            if key in _ANNOTATIONS or key not in ENFORCED:
                 continue
             checks.append(self.keyword(key, value, schema))
         if not checks:

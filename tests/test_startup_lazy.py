@@ -1,0 +1,45 @@
+"""``check`` of a valid file does not import ``jsonschema`` (it only explains failures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from tea_lsp.checks.schema_fast import ENFORCED
+from tests.test_startup_imports import loaded
+
+LUA_ONLY = """name: lua-only
+state_schema:
+  total: int
+nodes:
+  - name: add
+    language: lua
+    run: |
+      return { total = (state.total or 0) + 1 }
+"""
+
+
+def test_the_fast_schema_check_knows_every_keyword_jsonschema_enforces() -> None:
+    assert frozenset(Draft202012Validator.VALIDATORS) == ENFORCED
+
+
+def test_check_of_a_clean_example_with_actions_does_not_import_jsonschema() -> None:
+    got = loaded("check", "--no-config", "examples/parallel_pipeline.tea.yaml")
+    assert "jsonschema" not in got
+    assert "yaml" in got and "lupa" in got
+
+
+def test_check_of_a_clean_lua_only_file_does_not_import_jsonschema(tmp_path: Path) -> None:
+    path = tmp_path / "lua_only.yaml"
+    path.write_text(LUA_ONLY)
+    got = loaded("check", "--no-config", str(path))
+    assert "jsonschema" not in got
+    assert "lupa" in got
+
+
+def test_check_of_an_invalid_file_still_uses_jsonschema(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(LUA_ONLY.replace("name: add", "name: add\n    bogus_key: 1"))
+    got = loaded("check", "--no-config", str(path))
+    assert "jsonschema" in got

@@ -179,6 +179,20 @@ def _memoised(pred: Predicate) -> Predicate:
     return check
 
 
+# JSON types that are one Python class: ``bool`` is not a string, object, array or null.
+_SIMPLE_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
+
+
+def _all_of(checks: list[Predicate]) -> Predicate:
+    def check(x: Any) -> bool:
+        for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
+            if not c(x):
+                return False
+        return True
+
+    return check
+
+
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -214,7 +228,7 @@ class _Compiler:
             return lambda x: True
         if len(checks) == 1:
             return checks[0]
-        return lambda x: all(c(x) for c in checks)
+        return _all_of(checks)
 
     def keyword(self, key: str, value: Any, schema: Mapping[str, Any]) -> Predicate:
         method = getattr(self, "kw_" + key.replace("$", "_"), None)
@@ -231,6 +245,10 @@ class _Compiler:
         names = [value] if isinstance(value, str) else list(value)
         for n in names:
             _is_type(None, n)  # raises on unknown names
+        if len(names) == 1:
+            simple = _SIMPLE_TYPES.get(names[0])
+            if simple is not None:  # the common case, without a call per type name
+                return lambda x: isinstance(x, simple)
         return lambda x: any(_is_type(x, n) for n in names)
 
     def kw_enum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
@@ -280,8 +298,17 @@ class _Compiler:
             raise Unsupported("prefixItems")
         item = self.compile(value)
         if isinstance(value, Mapping) and "$ref" in value:
-            item = _memoised(item)
-        return lambda x: not isinstance(x, list) or all(item(i) for i in x)
+            memo = _memoised(item)
+            plain = item
+
+            def check(x: Any) -> bool:
+                if not isinstance(x, list):
+                    return True
+                # a list longer than the memo would only churn it (each item a miss)
+                return all(map(memo if len(x) <= _MEMO_SIZE else plain, x))
+
+            return check
+        return lambda x: not isinstance(x, list) or all(map(item, x))
 
     def kw_required(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         keys = list(value)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
 from tea_lsp.checks.schema_fast import ENFORCED
+from tests.conftest import ROOT
 from tests.test_startup_imports import loaded
 
 LUA_ONLY = """name: lua-only
@@ -43,3 +46,16 @@ def test_check_of_an_invalid_file_still_uses_jsonschema(tmp_path: Path) -> None:
     path.write_text(LUA_ONLY.replace("name: add", "name: add\n    bogus_key: 1"))
     got = loaded("check", "--no-config", str(path))
     assert "jsonschema" in got
+
+
+def test_plugin_lookup_skips_importlib_metadata_when_no_distribution_declares_the_group() -> None:
+    code = (
+        "import sys\n"
+        "from tea_lsp.catalog.plugins import load_plugin_actions\n"
+        "found = load_plugin_actions('tea_lsp.no_such_group')\n"
+        "print(found.schemas, found.errors, 'importlib.metadata' in sys.modules)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert (r.returncode, r.stdout, r.stderr) == (0, "{} [] False\n", "")

@@ -1,4 +1,6 @@
-"""``check`` of a valid file does not import ``jsonschema`` (it only explains failures)."""
+"""``check`` imports what the file needs: ``jsonschema`` only to explain a failing document,
+``jinja2`` only for a file with templates, ``importlib.metadata`` only when some plugin may
+provide actions."""
 
 from __future__ import annotations
 
@@ -33,12 +35,36 @@ def test_check_of_a_clean_example_with_actions_does_not_import_jsonschema() -> N
     assert "yaml" in got and "lupa" in got
 
 
-def test_check_of_a_clean_lua_only_file_does_not_import_jsonschema(tmp_path: Path) -> None:
+def test_check_of_a_clean_lua_only_file_imports_neither_jsonschema_nor_jinja2(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "lua_only.yaml"
     path.write_text(LUA_ONLY)
     got = loaded("check", "--no-config", str(path))
-    assert "jsonschema" not in got
+    assert "jsonschema" not in got and "jinja2" not in got
     assert "lupa" in got
+
+
+def test_a_template_still_gets_the_template_checks(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        LUA_ONLY + "  - name: show\n    uses: json.parse\n    with:\n"
+        '      text: "{{ state.totl }}"\n    output: parsed\n'
+    )
+    got = loaded("check", "--no-config", str(path))
+    assert "jinja2" in got
+    r = subprocess.run(
+        [sys.executable, "-m", "tea_lsp", "check", "--no-config", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert r.stdout.splitlines()[0] == (
+        f"{path}:12:23: warning[TEA404] state key 'totl' is not declared and no node provides "
+        "it; did you mean 'total'?"
+    )
 
 
 def test_check_of_an_invalid_file_still_uses_jsonschema(tmp_path: Path) -> None:

@@ -29,7 +29,6 @@ from functools import lru_cache
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
-from tea_lsp.langs.jinja import condition_shorthand
 from tea_lsp.langs.lua import compile_check, snippet_facts
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
@@ -515,7 +514,7 @@ def file_state_keys(ctx: CheckContext) -> frozenset[str]:
         return frozenset()
     if not flow.any_opaque:
         return flow.everywhere
-    from tea_lsp.langs.jinja import state_reads
+    from tea_lsp.langs.jinja import condition_shorthand, state_reads
 
     reads: set[str] = set()
     for snip in wf.snippets():

@@ -158,7 +158,7 @@ def _table_fields(code: str, brace: int) -> set[str]:
     return keys
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def lua_returned_keys(code: str) -> frozenset[str]:
     """State keys a Lua node's code returns, as far as a literal reading can tell."""
     keys: set[str] = set()

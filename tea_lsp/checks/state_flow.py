@@ -22,14 +22,14 @@ from __future__ import annotations
 import ast
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Set
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
-from tea_lsp.checks.lua_common import lua_returned_keys
+from tea_lsp.checks.lua_common import lua_entries, lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
-from tea_lsp.langs.lua import compile_check, snippet_facts
+from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
@@ -181,7 +181,7 @@ def state_flow(ctx: CheckContext) -> StateFlow | None:
         cached: StateFlow | None = ctx.cache[_CACHE_KEY]
         return cached
     wf = ctx.workflow
-    result = None if wf is None else _compute(wf, _default_language(ctx))
+    result = None if wf is None else _compute(wf, _default_language(ctx), _known_facts(ctx))
     ctx.cache[_CACHE_KEY] = result
     return result
 
@@ -258,7 +258,16 @@ def state_keys_at(ctx: CheckContext, node: Node) -> Set[str] | None:
 # --------------------------------------------------------------------------- computing
 
 
-def _compute(wf: Workflow, default_language: str) -> StateFlow:
+def _known_facts(ctx: CheckContext) -> dict[str, LuaFacts | None]:
+    """The facts of the document's Lua snippets, by text, as the Lua checks computed them
+    (``None``: does not compile). Per document: a large file has more snippets than the
+    per-process caches keep, and reading them all twice doubled the time of the Lua checks."""
+    return {e.snippet.text: e.facts for e in lua_entries(ctx) if not e.too_big}
+
+
+def _compute(
+    wf: Workflow, default_language: str, known: Mapping[str, LuaFacts | None]
+) -> StateFlow:
     declared: set[str] = set(wf.state_schema or {})
     declared.update(str(k) for k in wf.initial_state)
     input_schema = to_python(wf.root.get("input_schema"))
@@ -270,7 +279,7 @@ def _compute(wf: Workflow, default_language: str) -> StateFlow:
     provides: dict[str, Provides] = {}
     for node in wf.nodes:
         if node.name and node.name not in RESERVED:
-            provides[node.name] = _node_provides(node, default_language, fan_ins)
+            provides[node.name] = _node_provides(node, default_language, fan_ins, known)
     everywhere = set(declared)
     for p in provides.values():
         everywhere |= p.keys
@@ -287,13 +296,15 @@ def _compute(wf: Workflow, default_language: str) -> StateFlow:
     )
 
 
-def _node_provides(node: Node, default_language: str, fan_ins: set[str]) -> Provides:
+def _node_provides(
+    node: Node, default_language: str, fan_ins: set[str], known: Mapping[str, LuaFacts | None]
+) -> Provides:
     keys: set[str] = set()
     opaque = False
     if node.has_interrupt:
         opaque = True  # a resumed run may bring any key
     for sub in node.walk():
-        p = _one_node(sub, default_language)
+        p = _one_node(sub, default_language, known)
         keys |= p.keys
         opaque = opaque or p.opaque
     if node.name in fan_ins:
@@ -301,7 +312,7 @@ def _node_provides(node: Node, default_language: str, fan_ins: set[str]) -> Prov
     return Provides(frozenset(keys), opaque)
 
 
-def _one_node(node: Node, default_language: str) -> Provides:
+def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | None]) -> Provides:
     keys: set[str] = set()
     opaque = False
     if node.output_key:
@@ -324,7 +335,7 @@ def _one_node(node: Node, default_language: str) -> Provides:
         elif language != "lua":
             opaque = True
         else:
-            lua_keys = _lua_provides(node.code.text)
+            lua_keys = _lua_provides(node.code.text, known)
             if lua_keys is None:
                 opaque = True
             else:
@@ -334,12 +345,21 @@ def _one_node(node: Node, default_language: str) -> Provides:
     return Provides(frozenset(keys), opaque)
 
 
-@lru_cache(maxsize=65536)
-def _lua_provides(code: str) -> frozenset[str] | None:
+def _lua_provides(code: str, known: Mapping[str, LuaFacts | None]) -> frozenset[str] | None:
     """Keys a Lua node returns, or ``None`` when they cannot be read literally."""
+    if code in known:
+        return _provides_from(code, known[code])
+    return _lua_provides_cached(code)
+
+
+@lru_cache(maxsize=4096)
+def _lua_provides_cached(code: str) -> frozenset[str] | None:
     if compile_check(code) is not None:
         return None
-    facts = snippet_facts(code)
+    return _provides_from(code, snippet_facts(code))
+
+
+def _provides_from(code: str, facts: LuaFacts | None) -> frozenset[str] | None:
     if facts is None:
         return None
     if not facts.returns_opaque:
@@ -361,7 +381,7 @@ def _str_key(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)
 def _python_provides(code: str) -> frozenset[str] | None:
     """Keys a Python node sets, or ``None`` when they cannot be read literally.
 
@@ -517,6 +537,7 @@ def file_state_keys(ctx: CheckContext) -> frozenset[str]:
     from tea_lsp.langs.jinja import condition_shorthand, state_reads
 
     reads: set[str] = set()
+    known = _known_facts(ctx)
     for snip in wf.snippets():
         if snip.kind == "jinja":
             reads.update(k for k, _, _ in state_reads(snip.text, expression=snip.expression))
@@ -525,7 +546,10 @@ def file_state_keys(ctx: CheckContext) -> frozenset[str]:
                 if shorthand is not None:
                     reads.add(shorthand[1])
         elif snip.kind == "lua" and len(snip.text) <= ctx.config.max_snippet_bytes:
-            facts = snippet_facts(snip.text) if compile_check(snip.text) is None else None
+            if snip.text in known:
+                facts = known[snip.text]
+            else:
+                facts = snippet_facts(snip.text) if compile_check(snip.text) is None else None
             if facts is not None:
                 reads.update(
                     a.field for a in facts.accesses if a.name == "state" and a.field is not None

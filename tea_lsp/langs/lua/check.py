@@ -128,7 +128,7 @@ def _load_in_fresh_vm(code: str) -> bool:
     return (result[0] if isinstance(result, tuple) else result) is not None
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def compile_check(code: str) -> LuaSyntaxError | None:
     """Compile ``code`` as text (never run it); the syntax error, or ``None``."""
     fn, err = _load(code)
@@ -203,7 +203,7 @@ def _find_token(text: str, token: str) -> int | None:
     return idx if idx >= 0 else None
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=4096)
 def snippet_facts(code: str) -> LuaFacts | None:
     """Globals, state fields and returned keys of a snippet; ``None`` if it does not compile."""
     if compile_check(code) is not None:

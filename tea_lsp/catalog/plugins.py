@@ -8,10 +8,12 @@ records what it registers. The runner binds the same entry points to their funct
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import metadata
+from importlib.machinery import PathFinder
 from typing import Any
 
 ENTRY_POINT_GROUP = "tea_lsp.actions"
@@ -44,9 +46,44 @@ class PluginActions:
             raise TypeError(f"expected an action spec or register(registry), got {obj!r}")
 
 
+def _may_declare(group: str) -> bool:
+    """Whether some installed distribution may declare entry points of ``group``.
+
+    ``False`` only when every distribution is a ``*.dist-info`` / ``*.egg-info`` directory
+    on ``sys.path`` whose ``entry_points.txt`` does not name the group: then there is nothing
+    to load, and ``importlib.metadata`` (slow to import) is not needed.
+    """
+    if any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path):
+        return True  # another source of distributions
+    wanted = group.encode()
+    for entry in sys.path:
+        root = entry or "."
+        try:
+            with os.scandir(root) as it:
+                names = [d.name for d in it if d.name.endswith((".dist-info", ".egg-info"))]
+        except NotADirectoryError:
+            return True  # a zip archive or an egg on the path
+        except OSError:
+            continue  # missing or unreadable: importlib.metadata finds nothing there either
+        for name in names:
+            try:
+                with open(os.path.join(root, name, "entry_points.txt"), "rb") as f:
+                    if wanted in f.read():
+                        return True
+            except FileNotFoundError:
+                continue
+            except OSError:
+                return True
+    return False
+
+
 def load_plugin_actions(group: str = ENTRY_POINT_GROUP) -> PluginActions:
     """Collect every plugin action; a broken entry point is recorded in ``errors``."""
     found = PluginActions()
+    if not _may_declare(group):
+        return found
+    from importlib import metadata
+
     try:
         eps = list(metadata.entry_points(group=group))
     except Exception as exc:  # a broken installation must not stop the checker

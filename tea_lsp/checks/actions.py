@@ -13,11 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import jsonschema
-
 from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabled
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.schema import WITH_SYNONYMS
+from tea_lsp.checks.schema_fast import Predicate, compile_schema
 from tea_lsp.checks.spans import first_line_span, value_span
 from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.model.workflow import Node
@@ -127,12 +126,32 @@ def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
         )
 
 
+_FAST: dict[int, tuple[Mapping[str, Any], Predicate | None]] = {}
+
+
+def _fast_validator(schema: Mapping[str, Any]) -> Predicate | None:
+    """A compiled yes/no validator of an argument schema, kept per schema object."""
+    found = _FAST.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    fast = compile_schema(dict(schema))
+    if len(_FAST) > 4096:
+        _FAST.clear()
+    _FAST[id(schema)] = (schema, fast)
+    return fast
+
+
 def _check_type(
     ctx: CheckContext, spec: _Schema, key: str, key_node: YNode, value: YNode, schema: Any
 ) -> None:
     if not isinstance(schema, Mapping):
         return
     data = to_python(value)
+    fast = _fast_validator(schema)
+    if fast is not None and fast(data):
+        return  # valid: ``jsonschema`` (slow to import) only explains failures
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(dict(schema))
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:

@@ -34,18 +34,18 @@ available one (a typo) is reported.
 
 from __future__ import annotations
 
+from collections.abc import Set
+from functools import cache
+from typing import TYPE_CHECKING
+
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.state_flow import StateFlow, declared_variables, state_flow
 from tea_lsp.diagnostics import Fix, Severity, Span, TextEdit
-from tea_lsp.langs.jinja import (
-    UPSTREAM_NAMES,
-    KeyScope,
-    TemplateProblem,
-    check_template,
-    has_markup,
-)
 from tea_lsp.model.workflow import Node, Snippet, Workflow
 from tea_lsp.syntax.embedded import SnippetMap
+
+if TYPE_CHECKING:  # jinja2 is imported when a file has templates (start-up time)
+    from tea_lsp.langs.jinja import TemplateProblem
 
 _CODES = {
     "syntax": "TEA401",
@@ -55,7 +55,15 @@ _CODES = {
     "state_key": "TEA404",
     "variable": "TEA405",
 }
-_BASE_NAMES = frozenset({"state", "variables"}) | UPSTREAM_NAMES
+
+
+@cache
+def _base_names() -> frozenset[str]:
+    from tea_lsp.langs.jinja import UPSTREAM_NAMES
+
+    return frozenset({"state", "variables"}) | UPSTREAM_NAMES
+
+
 _BEFORE_ROLES = ("with.", "with[", "items", "expression", "run")
 
 
@@ -65,11 +73,12 @@ def check(ctx: CheckContext) -> None:
         return
     # An expression run is Python, but TEA's Python engine renders its `{{ }}` / `{% %}` parts
     # as a template first: those parts are checked here.
-    snippets = [
-        s
-        for s in wf.snippets()
-        if s.kind == "jinja" or (s.role == "expression" and has_markup(s.text))
-    ]
+    candidates = [s for s in wf.snippets() if s.kind == "jinja" or s.role == "expression"]
+    if not candidates:
+        return
+    from tea_lsp.langs.jinja import KeyScope, check_template, has_markup
+
+    snippets = [s for s in candidates if s.kind == "jinja" or has_markup(s.text)]
     if not snippets:
         return
     scope = _Scopes(wf)
@@ -114,7 +123,7 @@ def check(ctx: CheckContext) -> None:
 
 def _state_keys(
     flow: StateFlow | None, scope: _Scopes, snip: Snippet, names: frozenset[str]
-) -> frozenset[str] | None:
+) -> Set[str] | None:
     """The state keys possibly set when ``snip`` is rendered (``None``: possibly any)."""
     if flow is None:
         return None
@@ -129,7 +138,7 @@ def _state_keys(
         keys = flow.keys_after(node)
     if keys is None:
         return None
-    extra = {n for n in names if n not in _BASE_NAMES and n != "result"}  # item/index, ...
+    extra = {n for n in names if n not in _base_names() and n != "result"}  # item/index, ...
     return keys | extra if extra else keys
 
 
@@ -169,7 +178,7 @@ class _Scopes:
         self.by_name = wf.by_name
 
     def names(self, snip: Snippet) -> frozenset[str]:
-        names = set(_BASE_NAMES)
+        names = set(_base_names())
         node = snip.node
         role = snip.role
         if id(snip) in self.edge_source:  # an edge condition: after its source node ran

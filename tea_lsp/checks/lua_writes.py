@@ -19,6 +19,9 @@ _DECLARED = re.compile(
     r"|\bfor\s+(?:[A-Za-z_]\w*\s*,\s*)*state\b"
 )
 _STATEMENT_END = frozenset(("end", "else", "elseif", "until", ";", "<eof>"))
+# Without comments, a write ``state.k =`` / ``state["k"] =`` matches this (and more): code
+# that does not is not tokenized at all (most snippets only read the state).
+_MAY_WRITE = re.compile(r"(?<![A-Za-z0-9_])state\s*(?:\.\s*[A-Za-z_]\w*|\[.*?\])\s*=(?!=)", re.S)
 
 
 def check(ctx: CheckContext) -> None:
@@ -28,6 +31,8 @@ def check(ctx: CheckContext) -> None:
         text = e.snippet.text
         if "state" not in text or _DECLARED.search(text):
             continue  # no state, or a local / parameter named state shadows the node's argument
+        if "--" not in text and _MAY_WRITE.search(text) is None:
+            continue  # no write to a state field
         _check_entry(ctx, e)
 
 

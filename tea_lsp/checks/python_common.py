@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import node_language
 from tea_lsp.diagnostics import Span
-from tea_lsp.langs.jinja import check_template
 from tea_lsp.langs.python.check import PyFacts, python_facts, python_syntax_error
 from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
@@ -69,6 +68,8 @@ def _python_expression(text: str) -> bool:
     """
     if python_syntax_error(text, "eval") is None:
         return True
+    from tea_lsp.langs.jinja import check_template  # jinja2: only for code with templates
+
     problems = check_template(text, expression=True, known_names=frozenset())
     return any(p.kind == "syntax" for p in problems)
 

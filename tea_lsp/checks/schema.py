@@ -11,10 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.schema_fast import Predicate, compile_schema
@@ -23,6 +20,10 @@ from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.schema_file import load_schema
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, node_at_path, to_python
 from tea_lsp.util import quote_list, show_value, suggest
+
+if TYPE_CHECKING:  # imported when a document fails the fast check (start-up time)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 Path = list[str | int]
 
@@ -156,6 +157,8 @@ def suggest_key(word: str, key: str, candidates: list[str], instance: Any) -> st
 @cache
 def validator() -> Draft202012Validator:
     """The workflow schema validator, built once per process."""
+    from jsonschema import Draft202012Validator
+
     schema = load_schema()
     return Draft202012Validator(schema)
 

@@ -14,13 +14,52 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 Predicate = Callable[[Any], bool]
 
-# Keywords the full validator enforces; any other keyword (editor hints such as
-# ``patternErrorMessage``) has no effect on validity there, so none here either.
-_ENFORCED = frozenset(Draft202012Validator.VALIDATORS)
+# Keywords the full validator (``jsonschema``'s Draft 2020-12) enforces; any other keyword
+# (editor hints such as ``patternErrorMessage``) has no effect on validity there, so none here
+# either. Written out so that a clean document never imports ``jsonschema`` (a test compares
+# it with ``Draft202012Validator.VALIDATORS``).
+ENFORCED = frozenset(
+    {
+        "$dynamicRef",
+        "$ref",
+        "additionalProperties",
+        "allOf",
+        "anyOf",
+        "const",
+        "contains",
+        "dependentRequired",
+        "dependentSchemas",
+        "enum",
+        "exclusiveMaximum",
+        "exclusiveMinimum",
+        "format",
+        "if",
+        "items",
+        "maxItems",
+        "maxLength",
+        "maxProperties",
+        "maximum",
+        "minItems",
+        "minLength",
+        "minProperties",
+        "minimum",
+        "multipleOf",
+        "not",
+        "oneOf",
+        "pattern",
+        "patternProperties",
+        "prefixItems",
+        "properties",
+        "propertyNames",
+        "required",
+        "type",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "uniqueItems",
+    }
+)
 
 # Enforced-looking keywords without effect on validity (annotations), or handled elsewhere.
 _ANNOTATIONS = frozenset(
@@ -140,6 +179,20 @@ def _memoised(pred: Predicate) -> Predicate:
     return check
 
 
+# JSON types that are one Python class: ``bool`` is not a string, object, array or null.
+_SIMPLE_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
+
+
+def _all_of(checks: list[Predicate]) -> Predicate:
+    def check(x: Any) -> bool:
+        for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
+            if not c(x):
+                return False
+        return True
+
+    return check
+
+
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -168,14 +221,14 @@ class _Compiler:
             raise Unsupported("schema is not an object")
         checks: list[Predicate] = []
         for key, value in schema.items():
-            if key in _ANNOTATIONS or key not in _ENFORCED:
+            if key in _ANNOTATIONS or key not in ENFORCED:
                 continue
             checks.append(self.keyword(key, value, schema))
         if not checks:
             return lambda x: True
         if len(checks) == 1:
             return checks[0]
-        return lambda x: all(c(x) for c in checks)
+        return _all_of(checks)
 
     def keyword(self, key: str, value: Any, schema: Mapping[str, Any]) -> Predicate:
         method = getattr(self, "kw_" + key.replace("$", "_"), None)
@@ -192,6 +245,10 @@ class _Compiler:
         names = [value] if isinstance(value, str) else list(value)
         for n in names:
             _is_type(None, n)  # raises on unknown names
+        if len(names) == 1:
+            simple = _SIMPLE_TYPES.get(names[0])
+            if simple is not None:  # the common case, without a call per type name
+                return lambda x: isinstance(x, simple)
         return lambda x: any(_is_type(x, n) for n in names)
 
     def kw_enum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
@@ -241,8 +298,17 @@ class _Compiler:
             raise Unsupported("prefixItems")
         item = self.compile(value)
         if isinstance(value, Mapping) and "$ref" in value:
-            item = _memoised(item)
-        return lambda x: not isinstance(x, list) or all(item(i) for i in x)
+            memo = _memoised(item)
+            plain = item
+
+            def check(x: Any) -> bool:
+                if not isinstance(x, list):
+                    return True
+                # a list longer than the memo would only churn it (each item a miss)
+                return all(map(memo if len(x) <= _MEMO_SIZE else plain, x))
+
+            return check
+        return lambda x: not isinstance(x, list) or all(map(item, x))
 
     def kw_required(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         keys = list(value)

@@ -22,14 +22,14 @@ from __future__ import annotations
 import ast
 import re
 from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
 from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
-from tea_lsp.checks.lua_common import lua_returned_keys
+from tea_lsp.checks.lua_common import lua_entries, lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
-from tea_lsp.langs.jinja import condition_shorthand
-from tea_lsp.langs.lua import compile_check, snippet_facts
+from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
@@ -52,6 +52,61 @@ class Provides:
     opaque: bool  # it could add any key
 
 
+class KeySet(Set[str]):
+    """A set of state keys held as bits of an ``int`` over a key index shared by a document.
+
+    The flow unions the keys of every path: with one ``frozenset`` per node, a long chain of
+    nodes costs time and memory quadratic in its length; bits keep each union a few machine
+    words. Membership is what the checks ask; the keys are only listed (did-you-mean) when a
+    read is reported.
+    """
+
+    __slots__ = ("_bits", "_extra", "_index", "_keys", "_names")
+
+    def __init__(
+        self,
+        bits: int,
+        index: dict[str, int],
+        names: list[str],
+        extra: frozenset[str] = frozenset(),
+    ) -> None:
+        self._bits = bits
+        self._index = index
+        self._names = names
+        self._extra = extra
+        self._keys: frozenset[str] | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        i = self._index.get(key)
+        if i is not None and (self._bits >> i) & 1:
+            return True
+        return key in self._extra
+
+    def keys(self) -> frozenset[str]:
+        """The keys as a ``frozenset`` (computed once)."""
+        if self._keys is None:
+            bits, names = self._bits, self._names
+            found = [names[i] for i in range(bits.bit_length()) if (bits >> i) & 1]
+            self._keys = frozenset(found).union(self._extra)
+        return self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self.keys())
+
+    def __or__(self, other: Iterable[object]) -> KeySet:
+        more = frozenset(k for k in other if isinstance(k, str) and k not in self)
+        if not more:
+            return self
+        return KeySet(self._bits, self._index, self._names, self._extra | more)
+
+    __ror__ = __or__
+
+
 @dataclass(frozen=True, slots=True)
 class StateFlow:
     """The state keys of one document (see the module docs)."""
@@ -60,11 +115,11 @@ class StateFlow:
     everywhere: frozenset[str]  # declared + what any node provides
     any_opaque: bool  # some node is opaque
     strict: bool  # the file declares its state (state_schema or input_schema)
-    before: dict[str, frozenset[str] | None]  # per top-level node; None: possibly anything
-    after: dict[str, frozenset[str] | None]
+    before: dict[str, KeySet | None]  # per top-level node; None: possibly anything
+    after: dict[str, KeySet | None]
     nodes: dict[str, Provides]  # per top-level node (its sub-nodes included)
 
-    def keys_before(self, node: Node | None) -> frozenset[str] | None:
+    def keys_before(self, node: Node | None) -> Set[str] | None:
         """Keys possibly set when ``node`` (top level) starts; ``None``: possibly any key."""
         if node is None:
             return None if self.any_opaque else self.everywhere
@@ -73,7 +128,7 @@ class StateFlow:
             return None if self.any_opaque else self.everywhere
         return self.before[name]
 
-    def keys_after(self, node: Node | None) -> frozenset[str] | None:
+    def keys_after(self, node: Node | None) -> Set[str] | None:
         """Keys possibly set once ``node`` (top level) has run; ``None``: possibly any key."""
         if node is None:
             return None if self.any_opaque else self.everywhere
@@ -86,7 +141,7 @@ class StateFlow:
         """Top-level nodes that provide ``key``, in file order."""
         return [n for n, p in self.nodes.items() if key in p.keys]
 
-    def key_message(self, key: str, available: frozenset[str]) -> str | None:
+    def key_message(self, key: str, available: Set[str]) -> str | None:
         """The problem with reading ``key`` where ``available`` keys are set, or ``None``.
 
         Without ``state_schema``/``input_schema`` the run's input may hold any key: only a
@@ -126,7 +181,7 @@ def state_flow(ctx: CheckContext) -> StateFlow | None:
         cached: StateFlow | None = ctx.cache[_CACHE_KEY]
         return cached
     wf = ctx.workflow
-    result = None if wf is None else _compute(wf, _default_language(ctx))
+    result = None if wf is None else _compute(wf, _default_language(ctx), _known_facts(ctx))
     ctx.cache[_CACHE_KEY] = result
     return result
 
@@ -190,7 +245,7 @@ def code_state_key_problem(
     return None if message is None else message.replace("this template", "this node")
 
 
-def state_keys_at(ctx: CheckContext, node: Node) -> frozenset[str] | None:
+def state_keys_at(ctx: CheckContext, node: Node) -> Set[str] | None:
     """State keys possibly set when ``node`` (or its top-level node) starts.
 
     ``None``: possibly any key (an opaque node may run before it). For checks of code that
@@ -203,7 +258,16 @@ def state_keys_at(ctx: CheckContext, node: Node) -> frozenset[str] | None:
 # --------------------------------------------------------------------------- computing
 
 
-def _compute(wf: Workflow, default_language: str) -> StateFlow:
+def _known_facts(ctx: CheckContext) -> dict[str, LuaFacts | None]:
+    """The facts of the document's Lua snippets, by text, as the Lua checks computed them
+    (``None``: does not compile). Per document: a large file has more snippets than the
+    per-process caches keep, and reading them all twice doubled the time of the Lua checks."""
+    return {e.snippet.text: e.facts for e in lua_entries(ctx) if not e.too_big}
+
+
+def _compute(
+    wf: Workflow, default_language: str, known: Mapping[str, LuaFacts | None]
+) -> StateFlow:
     declared: set[str] = set(wf.state_schema or {})
     declared.update(str(k) for k in wf.initial_state)
     input_schema = to_python(wf.root.get("input_schema"))
@@ -215,7 +279,7 @@ def _compute(wf: Workflow, default_language: str) -> StateFlow:
     provides: dict[str, Provides] = {}
     for node in wf.nodes:
         if node.name and node.name not in RESERVED:
-            provides[node.name] = _node_provides(node, default_language, fan_ins)
+            provides[node.name] = _node_provides(node, default_language, fan_ins, known)
     everywhere = set(declared)
     for p in provides.values():
         everywhere |= p.keys
@@ -232,13 +296,15 @@ def _compute(wf: Workflow, default_language: str) -> StateFlow:
     )
 
 
-def _node_provides(node: Node, default_language: str, fan_ins: set[str]) -> Provides:
+def _node_provides(
+    node: Node, default_language: str, fan_ins: set[str], known: Mapping[str, LuaFacts | None]
+) -> Provides:
     keys: set[str] = set()
     opaque = False
     if node.has_interrupt:
         opaque = True  # a resumed run may bring any key
     for sub in node.walk():
-        p = _one_node(sub, default_language)
+        p = _one_node(sub, default_language, known)
         keys |= p.keys
         opaque = opaque or p.opaque
     if node.name in fan_ins:
@@ -246,7 +312,7 @@ def _node_provides(node: Node, default_language: str, fan_ins: set[str]) -> Prov
     return Provides(frozenset(keys), opaque)
 
 
-def _one_node(node: Node, default_language: str) -> Provides:
+def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | None]) -> Provides:
     keys: set[str] = set()
     opaque = False
     if node.output_key:
@@ -269,7 +335,7 @@ def _one_node(node: Node, default_language: str) -> Provides:
         elif language != "lua":
             opaque = True
         else:
-            lua_keys = _lua_provides(node.code.text)
+            lua_keys = _lua_provides(node.code.text, known)
             if lua_keys is None:
                 opaque = True
             else:
@@ -279,12 +345,21 @@ def _one_node(node: Node, default_language: str) -> Provides:
     return Provides(frozenset(keys), opaque)
 
 
-@lru_cache(maxsize=4096)
-def _lua_provides(code: str) -> frozenset[str] | None:
+def _lua_provides(code: str, known: Mapping[str, LuaFacts | None]) -> frozenset[str] | None:
     """Keys a Lua node returns, or ``None`` when they cannot be read literally."""
+    if code in known:
+        return _provides_from(code, known[code])
+    return _lua_provides_cached(code)
+
+
+@lru_cache(maxsize=4096)
+def _lua_provides_cached(code: str) -> frozenset[str] | None:
     if compile_check(code) is not None:
         return None
-    facts = snippet_facts(code)
+    return _provides_from(code, snippet_facts(code))
+
+
+def _provides_from(code: str, facts: LuaFacts | None) -> frozenset[str] | None:
     if facts is None:
         return None
     if not facts.returns_opaque:
@@ -377,27 +452,41 @@ def _python_provides(code: str) -> frozenset[str] | None:
     return frozenset(keys)
 
 
-_ANY = None
-
-
 def _flow(
     wf: Workflow,
     declared: frozenset[str],
     provides: dict[str, Provides],
     fan_ins: set[str],
-) -> tuple[dict[str, frozenset[str] | None], dict[str, frozenset[str] | None]]:
-    """A "may" data flow from the entry: the union of keys over every path to each node."""
+) -> tuple[dict[str, KeySet | None], dict[str, KeySet | None]]:
+    """A "may" data flow from the entry: the union of keys over every path to each node.
+
+    Key sets are bits of an ``int`` (see :class:`KeySet`); ``None`` is "possibly any key".
+    """
     entry = wf.entry()
-    before: dict[str, frozenset[str] | None] = {}
-    after: dict[str, frozenset[str] | None] = {}
     if entry is None or entry not in provides:
-        return before, after
+        return {}, {}
     succ: dict[str, list[str]] = {}
     for name in provides:
         succ[name] = [s for s in successors(wf, name) if s not in (START, END)]
         if any(s not in provides for s in succ[name]):
             return {}, {}  # a reference to no node: the routes cannot be followed
-    before[entry] = declared
+    index: dict[str, int] = {}
+    names: list[str] = []
+
+    def to_bits(keys: Iterable[str]) -> int:
+        bits = 0
+        for k in keys:
+            i = index.get(k)
+            if i is None:
+                i = index[k] = len(names)
+                names.append(k)
+            bits |= 1 << i
+        return bits
+
+    pbits = {name: to_bits(sorted(p.keys)) for name, p in provides.items()}
+    results_bit = to_bits(["parallel_results"])
+    before: dict[str, int | None] = {entry: to_bits(sorted(declared))}
+    after: dict[str, int | None] = {}
     queue = deque([entry])
     steps = 0
     limit = 50 * (len(provides) + 1) ** 2  # keys only grow: a fixed point comes quickly
@@ -405,25 +494,32 @@ def _flow(
         steps += 1
         name = queue.popleft()
         inp = before[name]
-        p = provides[name]
-        out = _ANY if inp is _ANY or p.opaque else inp | p.keys
+        out = None if inp is None or provides[name].opaque else inp | pbits[name]
         after[name] = out
         for nxt in succ[name]:
-            old = before.get(nxt, frozenset())
-            if nxt not in before:
+            seen = nxt in before
+            old = before.get(nxt, 0)
+            if not seen:
                 new = out
-            elif old is _ANY or out is _ANY:
-                new = _ANY
+            elif old is None or out is None:
+                new = None
             else:
                 new = old | out
-            if nxt in fan_ins and new is not _ANY:
-                new = new | {"parallel_results"}
-            if nxt not in before or new != old:
+            if nxt in fan_ins and new is not None:
+                new = new | results_bit
+            if not seen or new != old:
                 before[nxt] = new
                 queue.append(nxt)
     if queue:  # did not settle: use the whole file
         return {}, {}
-    return before, after
+
+    def as_set(bits: int | None) -> KeySet | None:
+        return None if bits is None else KeySet(bits, index, names)
+
+    return (
+        {k: as_set(v) for k, v in before.items()},
+        {k: as_set(v) for k, v in after.items()},
+    )
 
 
 def file_state_keys(ctx: CheckContext) -> frozenset[str]:
@@ -438,9 +534,10 @@ def file_state_keys(ctx: CheckContext) -> frozenset[str]:
         return frozenset()
     if not flow.any_opaque:
         return flow.everywhere
-    from tea_lsp.langs.jinja import state_reads
+    from tea_lsp.langs.jinja import condition_shorthand, state_reads
 
     reads: set[str] = set()
+    known = _known_facts(ctx)
     for snip in wf.snippets():
         if snip.kind == "jinja":
             reads.update(k for k, _, _ in state_reads(snip.text, expression=snip.expression))
@@ -449,7 +546,10 @@ def file_state_keys(ctx: CheckContext) -> frozenset[str]:
                 if shorthand is not None:
                     reads.add(shorthand[1])
         elif snip.kind == "lua" and len(snip.text) <= ctx.config.max_snippet_bytes:
-            facts = snippet_facts(snip.text) if compile_check(snip.text) is None else None
+            if snip.text in known:
+                facts = known[snip.text]
+            else:
+                facts = snippet_facts(snip.text) if compile_check(snip.text) is None else None
             if facts is not None:
                 reads.update(
                     a.field for a in facts.accesses if a.name == "state" and a.field is not None

@@ -285,4 +285,5 @@ def build_workflow(root: YNode | None) -> Workflow | None:
         if isinstance(value, dict):
             setattr(wf, key, value)
     resolve_fan_ins(wf)
+    wf.freeze_routes()
     return wf

@@ -49,6 +49,16 @@ def _implicit_next(wf: Workflow, node: Node) -> str:
 
 def successors(wf: Workflow, name: str) -> list[str]:
     """Every node control can reach in one step from ``name`` (branches and fan-in included)."""
+    memo = wf.routes_memo()
+    if memo is None:
+        return _successors(wf, name)
+    found = memo.get(name)
+    if found is None:
+        found = memo[name] = _successors(wf, name)
+    return list(found)
+
+
+def _successors(wf: Workflow, name: str) -> list[str]:
     out: list[str] = []
     node = wf.by_name.get(name)
     if node is not None and node.goto is None:

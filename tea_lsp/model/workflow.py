@@ -164,6 +164,32 @@ class Workflow:
     _positions: tuple[tuple[int, int], dict[int, int]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # routing.successors() per node name, kept once the model is complete (see
+    # ``routes_memo``); dropped when ``nodes``, ``edges`` or ``fan_outs`` change.
+    _successors: tuple[tuple[int, ...], dict[str, list[str]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def _shape(self) -> tuple[int, ...]:
+        return (
+            id(self.nodes),
+            len(self.nodes),
+            id(self.edges),
+            len(self.edges),
+            id(self.fan_outs),
+            len(self.fan_outs),
+        )
+
+    def routes_memo(self) -> dict[str, list[str]] | None:
+        """The successors memo (``None`` while the model is being built or was changed)."""
+        memo = self._successors
+        if memo is None or memo[0] != self._shape():
+            return None
+        return memo[1]
+
+    def freeze_routes(self) -> None:
+        """The model is complete: routing may remember each node's successors."""
+        self._successors = (self._shape(), {})
 
     def all_nodes(self) -> list[Node]:
         out: list[Node] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -589,7 +589,7 @@ class KeyScope:
     ``variables`` keys (``None``: unknown, no check).
     """
 
-    state: frozenset[str] | None = None
+    state: Set[str] | None = None
     why: str = "is not declared in state_schema and no node provides it"
     variables: frozenset[str] | None = None
 
@@ -599,7 +599,7 @@ def check_template(
     *,
     expression: bool,
     known_names: frozenset[str],
-    state_keys: frozenset[str] | None = None,
+    state_keys: Set[str] | None = None,
     condition: bool = False,
     keys: KeyScope | None = None,
 ) -> list[TemplateProblem]:
@@ -665,7 +665,7 @@ def check_template(
 
 
 def _key_problems(
-    reads: tuple[tuple[_Occurrence, bool], ...], provided: frozenset[str], what: str, why: str
+    reads: tuple[tuple[_Occurrence, bool], ...], provided: Set[str], what: str, why: str
 ) -> Iterator[TemplateProblem]:
     # A key guarded once (`is defined`, `| default`) is optional in the whole template.
     optional = {occ.name for occ, guarded in reads if guarded}

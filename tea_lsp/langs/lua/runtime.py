@@ -46,7 +46,10 @@ nesting deeper than 200 levels are refused.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -153,14 +156,14 @@ def parse_memory(value: str | int) -> int:
 # --------------------------------------------------------------------------- the VM
 
 _SETUP = r"""
-local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm = ...
+local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm, async = ...
 local G = _G
 local sethook, getinfo = debug.sethook, debug.getinfo
 local os_clock = os.clock
 local co_create, co_wrap = coroutine.create, coroutine.wrap
 local raw_load, xpcall, pcall, error = load, xpcall, pcall, error
 local type, select, next = type, select, next
-local rawget, tostring, ipairs = rawget, tostring, ipairs
+local rawget, rawset, rawlen, tostring, ipairs = rawget, rawset, rawlen, tostring, ipairs
 local utf8_len, string_sub, table_concat = utf8.len, string.sub, table.concat
 local math_type = math.type
 local stderr = io.stderr
@@ -192,9 +195,11 @@ local function hook()
   error(TIMEOUT, 0)
 end
 
+-- A coroutine is a Lua thread of its own that the watchdog does not know about: it keeps a
+-- count hook (checked every HOOK_COUNT instructions) while a call has a time limit.
 local function hooked(f)
   return function(...)
-    sethook(hook, "", timed_out and 1 or HOOK_COUNT)
+    if deadline ~= nil then sethook(hook, "", timed_out and 1 or HOOK_COUNT) end
     return f(...)
   end
 end
@@ -375,8 +380,11 @@ end
 function invoke(fn, arg, source, dl)
   cur_source, err_line, timed_out, handling = source, nil, false, false
   deadline, next_check = dl, 0
-  -- Any hook makes Lua 5.4 trace every instruction (about 2x slower): only with a limit.
-  if dl then sethook(hook, "", HOOK_COUNT) else sethook() end
+  -- Any hook makes Lua 5.4 trace every instruction (about 2x slower). With the watchdog
+  -- (``async``) the main thread runs without one: the watchdog turns the count hook on from
+  -- its own thread at the deadline (the hook function stays registered with an empty mask).
+  -- Without it, a count hook checks the clock every HOOK_COUNT instructions.
+  if dl and not async then sethook(hook, "", HOOK_COUNT) elseif not async then sethook() end
   arm()
   local ok, res = xpcall(fn, handler, arg)
   local status, payload
@@ -388,7 +396,7 @@ function invoke(fn, arg, source, dl)
   end
   deadline = nil
   handling = false
-  sethook()
+  if async then sethook(hook, "", 0) else sethook() end
   disarm()
   return timed_out, err_line, status, payload
 end
@@ -410,13 +418,105 @@ end
 
 local function is_timeout(v) return v == TIMEOUT end
 
+-- The main thread's address (lua_State *) for the watchdog; registers the hook function with
+-- an empty mask, and turns the count hook on once so Python can read the C hook's address.
+local function main_thread()
+  sethook(hook, "", HOOK_COUNT)
+  return tostring(coroutine.running())
+end
+
 return {
   invoke = invoke,
   compile = compile,
   global_names = global_names,
   is_timeout = is_timeout,
+  main_thread = main_thread,
 }
 """
+
+# --------------------------------------------------------------------------- the watchdog
+
+_LUA_MASKCOUNT = 1 << 3
+
+
+def _load_lua_api() -> Any:
+    """lupa's own Lua 5.4 C API (``lua_sethook``/``lua_gethook``), or ``None`` if not exported."""
+    try:
+        lib = ctypes.CDLL(_lupa.__file__)
+        sethook, gethook = lib.lua_sethook, lib.lua_gethook
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - platform dependent
+        return None
+    sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    sethook.restype = None
+    gethook.argtypes = [ctypes.c_void_p]
+    gethook.restype = ctypes.c_void_p
+    return lib
+
+
+_LUA_API: Any = None if os.environ.get("TEA_LSP_LUA_COUNT_HOOK") else _load_lua_api()
+
+
+class _Alarm:
+    __slots__ = ("deadline", "hookf", "state")
+
+    def __init__(self, deadline: float, state: int, hookf: int) -> None:
+        self.deadline = deadline
+        self.state = state
+        self.hookf = hookf
+
+
+class _Watchdog:
+    """One daemon thread per process that turns a Lua state's count hook on at its deadline.
+
+    ``lua_sethook`` is the one Lua API call meant to be made asynchronously (Lua's own
+    interpreter calls it from its SIGINT handler): it only stores the hook and sets the
+    "trap" flag of the running frames, which the VM checks at every backward jump and call. So
+    Lua code runs without any hook until its deadline, and at the next instruction after it the
+    hook raises the timeout from inside the Lua thread, with the line that was running.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._cond = threading.Condition()
+        self._active: dict[int, _Alarm] = {}
+
+    def _ensure(self) -> None:
+        # A forked worker inherits neither the thread nor a usable lock: start afresh.
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._cond = threading.Condition()
+            self._active = {}
+            threading.Thread(target=self._run, name="tea-lsp-lua-watchdog", daemon=True).start()
+
+    def arm(self, deadline: float, state: int, hookf: int) -> _Alarm:
+        self._ensure()
+        alarm = _Alarm(deadline, state, hookf)
+        with self._cond:
+            self._active[id(alarm)] = alarm
+            self._cond.notify()
+        return alarm
+
+    def disarm(self, alarm: _Alarm) -> None:
+        """After this returns the watchdog never touches ``alarm``'s state again."""
+        with self._cond:
+            self._active.pop(id(alarm), None)
+
+    def _run(self) -> None:
+        cond, active = self._cond, self._active
+        with cond:
+            while True:
+                now = time.monotonic()
+                for key, alarm in list(active.items()):
+                    if alarm.deadline <= now:
+                        del active[key]
+                        _LUA_API.lua_sethook(alarm.state, alarm.hookf, _LUA_MASKCOUNT, 1)
+                if active:
+                    cond.wait(min(a.deadline for a in active.values()) - now)
+                else:
+                    cond.wait()
+
+
+_WATCHDOG = _Watchdog()
 
 _STATE_PREFIX = "local state = ...; "
 _MEMORY_MESSAGE = "not enough memory"
@@ -546,9 +646,18 @@ class LuaVM:
             MAX_DEPTH,
             self._gate.arm,
             self._gate.disarm,
+            _LUA_API is not None,
         )
         self._invoke = self._ctl["invoke"]
         self._compile_fn = self._ctl["compile"]
+        self._state = 0
+        self._hookf = 0
+        if _LUA_API is not None:
+            self._state = int(str(self._ctl["main_thread"]()).rsplit(" ", 1)[-1], 16)
+            self._hookf = int(_LUA_API.lua_gethook(self._state) or 0)
+            _LUA_API.lua_sethook(self._state, None, 0, 0)  # the function stays registered
+            if not self._hookf:  # pragma: no cover - defensive
+                raise RuntimeError("could not read the Lua hook function")
 
     # -- lifecycle
     def close(self) -> None:
@@ -660,6 +769,9 @@ class LuaVM:
     def _call(self, fn: Any, arg: Any, source: str, timeout: float | None) -> Any:
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit if limit is not None else None
+        alarm = None
+        if deadline is not None and _LUA_API is not None:
+            alarm = _WATCHDOG.arm(deadline, self._state, self._hookf)
         try:
             timed_out, err_line, status, payload = self._invoke(fn, arg, source, deadline)
         except _lupa.LuaMemoryError as exc:  # at the cap while leaving the protected call
@@ -667,6 +779,10 @@ class LuaVM:
         except _lupa.LuaError as exc:  # pragma: no cover - errors are caught inside Lua
             raise LuaRuntimeError(str(exc).split("\n", 1)[0]) from exc
         finally:
+            if alarm is not None:
+                _WATCHDOG.disarm(alarm)
+                # The watchdog may have fired after the call's end: no hook between calls.
+                _LUA_API.lua_sethook(self._state, None, 0, 0)
             self._gate.disarm()
         if timed_out:
             raise LuaTimeout(f"lua code exceeded the time limit of {limit:g} s", err_line)

@@ -18,19 +18,25 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
 * ``print`` writes to stderr (stdout belongs to the CLI's JSON output);
 * ``variables`` is a read-only view of a deep copy of the workflow's variables (``pairs``,
   ``ipairs``, ``#`` and indexing work; ``next``/``rawget`` see an empty proxy);
-* time limit: a count hook (every 10,000 VM instructions) compares a wall clock against the
-  deadline and raises a sentinel error. Once the deadline has passed the hook fires on every
+* time limit: Lua code on the VM's main thread runs with no hook at all (any hook makes Lua
+  5.4 trace every instruction, about 2x slower). A watchdog thread (one per process) calls
+  ``lua_sethook`` — the one Lua API call meant to be made asynchronously, which lupa's module
+  exports — at the deadline to turn on a count hook that fires at the next instruction; the
+  hook raises a sentinel error from inside Lua. From then on the hook fires on every
   instruction: a ``pcall`` may catch the sentinel, but the next instruction after it raises
-  again, so the timeout always reaches the top, and ``run_node`` reports a timeout whenever
-  the deadline fired. Any hook makes Lua 5.4 trace each instruction (tight loops run about
-  2x slower), so the hook is only installed while a call has a time limit. Hooks are per
-  coroutine, so ``coroutine.create``/``wrap`` are wrapped to install the hook in every new
-  coroutine. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for
-  an error raised by the hook it runs it with hooks off, so a looping handler would never be
-  stopped; once the deadline has passed the user's handler is not called at all (the timeout
-  passes through unchanged and is raised again right after). A single long C call (a huge
-  ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
-  the runner enforces the limit from outside by killing the worker process at timeout + grace;
+  again, so the timeout always reaches the top, and ``run_node`` reports a timeout, with the
+  snippet line the hook last caught, whenever the deadline fired. Coroutines are Lua threads
+  the watchdog does not track: while a call has a time limit each coroutine runs with a count
+  hook (``coroutine.create``/``wrap`` are wrapped to install it) that compares a wall clock
+  with the deadline every 10,000 instructions, so code inside coroutines keeps the 2x cost.
+  Where lupa does not export the C API (or ``TEA_LSP_LUA_COUNT_HOOK`` is set) the main thread
+  uses that count hook as well. ``xpcall`` is wrapped too: Lua runs a message handler before
+  unwinding, and for an error raised by the hook it runs it with hooks off, so a looping
+  handler would never be stopped; once the deadline has passed the user's handler is not
+  called at all (the timeout passes through unchanged and is raised again right after). A
+  single long C call (a huge ``string.rep``, a pathological pattern in ``string.find``)
+  cannot be interrupted by any hook: the runner enforces the limit from outside by killing
+  the worker process at timeout + grace;
 * memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`. It counts
   everything in the VM (globals, the state copy, the result) and is armed only while Lua code
   runs inside a protected call: lupa aborts the process if a push from Python hits the cap.
@@ -177,7 +183,21 @@ local TIMEOUT = raw_setmetatable({}, {
   __metatable = false,
 })
 
-local invoke  -- defined below; the hook never interrupts its bookkeeping
+local invoke, handler  -- defined below; the hook never interrupts their bookkeeping
+local cur_source, err_line, timeout_line = nil, nil, nil
+
+-- The line of the user's snippet running at ``level`` or below in this Lua thread.
+local function user_line(level)
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.source == cur_source then
+      if info.currentline and info.currentline > 0 then return info.currentline end
+      return nil
+    end
+    level = level + 1
+  end
+end
 
 local function hook()
   if deadline == nil or handling then return end
@@ -188,7 +208,10 @@ local function hook()
     if clock_py() < deadline then return end
     timed_out = true
   end
-  if getinfo(2, "f").func == invoke then return end
+  local running = getinfo(2, "f").func
+  if running == invoke or running == handler then return end
+  -- Where the deadline last caught the code (in a coroutine too, which the error leaves).
+  timeout_line = user_line(3) or timeout_line
   -- From now on every instruction of this coroutine raises again: a pcall may catch the
   -- error, but the instruction right after it fails, so the timeout always reaches the top.
   sethook(hook, "", 1)
@@ -359,26 +382,15 @@ local function export(v)
 end
 
 -- ---------------------------------------------------------------- calls
-local cur_source, err_line = nil, nil
-
-local function handler(e)
+function handler(e)
   handling = true
-  local level = 2
-  while true do
-    local info = getinfo(level, "Sl")
-    if info == nil then break end
-    if info.source == cur_source then
-      if info.currentline and info.currentline > 0 then err_line = info.currentline end
-      break
-    end
-    level = level + 1
-  end
+  err_line = user_line(3)
   handling = false
   return e
 end
 
 function invoke(fn, arg, source, dl)
-  cur_source, err_line, timed_out, handling = source, nil, false, false
+  cur_source, err_line, timeout_line, timed_out, handling = source, nil, nil, false, false
   deadline, next_check = dl, 0
   -- Any hook makes Lua 5.4 trace every instruction (about 2x slower). With the watchdog
   -- (``async``) the main thread runs without one: the watchdog turns the count hook on from
@@ -398,6 +410,7 @@ function invoke(fn, arg, source, dl)
   handling = false
   if async then sethook(hook, "", 0) else sethook() end
   disarm()
+  if timed_out and timeout_line then err_line = timeout_line end
   return timed_out, err_line, status, payload
 end
 

@@ -16,8 +16,11 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
 * ``setmetatable`` refuses ``__gc`` metamethods: finalizers run with hooks disabled, so the
   time limit could not stop them;
 * ``print`` writes to stderr (stdout belongs to the CLI's JSON output);
-* ``variables`` is a read-only view of a deep copy of the workflow's variables (``pairs``,
-  ``ipairs``, ``#`` and indexing work; ``next``/``rawget`` see an empty proxy);
+* ``variables`` is a read-only view of a deep copy of the workflow's variables: assignment,
+  ``rawset`` and the ``table`` functions that write raise "'variables' is read-only";
+  indexing, ``pairs``, ``ipairs``, ``next``, ``#``, ``rawget`` and ``rawlen`` read the copy
+  (each table is an empty proxy: ``rawset``, ``rawget``, ``rawlen`` and ``next`` are wrapped
+  to see through it), and returning (part of) it returns the copy's data;
 * time limit: Lua code on the VM's main thread runs with no hook at all (any hook makes Lua
   5.4 trace every instruction, about 2x slower). A watchdog thread (one per process) calls
   ``lua_sethook`` — the one Lua API call meant to be made asynchronously, which lupa's module
@@ -45,9 +48,11 @@ Values: Python ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` go 
 tables and values (tuples as lists, ``None`` as ``nil``, other objects as their ``str``). Lua
 tables come back as ``list`` when their keys are exactly ``1..n`` (n ≥ 1), otherwise as ``dict``
 — the empty table is ``{}`` — with non-string keys written as strings (``1`` → ``"1"``,
-``true`` → ``"true"``). Strings that are not valid UTF-8 get U+FFFD for the bad bytes. NaN and
-infinities pass through. Functions, coroutines and userdata cannot be returned; cycles and
-nesting deeper than 200 levels are refused.
+``true`` → ``"true"``); a table with two keys that would become the same string (``1`` and
+``"1"``) is a node error naming both (TEA's engines keep one of them, whichever comes last).
+Strings that are not valid UTF-8 get U+FFFD for the bad bytes. NaN and infinities pass
+through. Functions, coroutines and userdata cannot be returned; cycles and nesting deeper than
+200 levels are refused.
 """
 
 from __future__ import annotations
@@ -302,6 +307,10 @@ G.print = function(...)
 end
 
 -- ---------------------------------------------------------------- variables (read-only)
+-- Each table of the copy is seen through an empty proxy. ``rawset`` would store into the
+-- proxy (and Lua would then disagree with templates), so ``rawset`` refuses proxies, and
+-- ``rawget``/``rawlen``/``next`` read the table behind them.
+local proxy_of = {}  -- proxy -> the table it shows
 local function readonly(t)
   local proxies = {}
   local function wrap(x)
@@ -310,6 +319,7 @@ local function readonly(t)
     if p then return p end
     p = {}
     proxies[x] = p
+    proxy_of[p] = x
     raw_setmetatable(p, {
       __index = function(_, k) return wrap(x[k]) end,
       __newindex = function() error("'variables' is read-only", 2) end,
@@ -324,9 +334,53 @@ local function readonly(t)
     })
     return p
   end
-  return wrap(t)
+  return wrap(t), wrap
 end
-G.variables = readonly(vars)
+local wrap_value
+G.variables, wrap_value = readonly(vars)
+
+do
+  local raw_rawset, raw_rawget, raw_rawlen, raw_next = rawset, rawget, rawlen, next
+  local function want(name, n, v, string_too)
+    local t = type(v)
+    if t == "table" or (string_too and t == "string") then return end
+    local expected = string_too and "table or string" or "table"
+    error("bad argument #1 to '" .. name .. "' (" .. expected .. " expected, got "
+          .. (n == 0 and "no value" or t) .. ")", 3)
+  end
+  G.rawset = function(...)
+    local t, k, v = ...
+    want("rawset", select("#", ...), t)
+    if proxy_of[t] ~= nil then error("'variables' is read-only", 2) end
+    local r = raw_rawset(t, k, v)
+    return r
+  end
+  G.rawget = function(...)
+    local t, k = ...
+    want("rawget", select("#", ...), t)
+    local x = proxy_of[t]
+    if x ~= nil then return wrap_value(raw_rawget(x, k)) end
+    local v = raw_rawget(t, k)
+    return v
+  end
+  G.rawlen = function(...)
+    local t = ...
+    want("rawlen", select("#", ...), t, true)
+    local n = raw_rawlen(proxy_of[t] or t)
+    return n
+  end
+  G.next = function(...)
+    local t, k = ...
+    want("next", select("#", ...), t)
+    local x = proxy_of[t]
+    if x ~= nil then
+      local nk, v = raw_next(x, k)
+      return nk, wrap_value(v)
+    end
+    local nk, v = raw_next(t, k)
+    return nk, v
+  end
+end
 
 -- ---------------------------------------------------------------- values out
 local REPLACEMENT = "\u{FFFD}"
@@ -358,6 +412,7 @@ local function copy(v, path, onpath, depth)
   if t ~= "table" then
     error("cannot return a " .. t .. " from node" .. where(path), 0)
   end
+  v = proxy_of[v] or v  -- a part of 'variables' returned as is
   if onpath[v] then error("cannot return a table that contains itself" .. where(path), 0) end
   if depth >= MAX_DEPTH then
     error("cannot return tables nested deeper than " .. MAX_DEPTH .. " levels" .. where(path), 0)
@@ -601,8 +656,23 @@ def _key_text(k: Any) -> str:
     return str(k)
 
 
-def _from_lua(value: Any, depth: int = 0) -> Any:
-    """Python data for an exported (plain, acyclic, UTF-8) Lua value."""
+class _KeyClash(Exception):
+    pass
+
+
+def _lua_key(k: Any) -> str:
+    """A key as Lua code would write it: ``1``, ``true``, ``"1"``."""
+    if isinstance(k, str):
+        return '"' + k.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _key_text(k)
+
+
+def _from_lua(value: Any, path: str = "") -> Any:
+    """Python data for an exported (plain, acyclic, UTF-8) Lua value.
+
+    Keys become strings; two keys that would become the same string (``1`` and ``"1"``,
+    ``true`` and ``"true"``) are refused (:class:`_KeyClash`) rather than one silently winning.
+    """
     if _lupa.lua_type(value) != "table":
         return value
     items = list(value.items())
@@ -612,10 +682,25 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
         keys = sorted(k for k, _ in items)
         if keys[0] == 1 and keys[-1] == len(keys):
             by_key = dict(items)
-            return [_from_lua(by_key[k], depth + 1) for k in keys]
+            return [_from_lua(by_key[k], _sub(path, str(k))) for k in keys]
     # Lua's table order depends on a per-VM hash seed: sort keys so results are reproducible.
+    texts: dict[str, Any] = {}
+    for k, _ in items:
+        text = _key_text(k)
+        other = texts.setdefault(text, k)
+        if type(other) is not type(k) or other != k:
+            a, b = sorted((_lua_key(other), _lua_key(k)), key=lambda s: (s.startswith('"'), s))
+            where = f" (at '{path}')" if path else ""
+            raise _KeyClash(
+                f"cannot return a table with both the keys {a} and {b}: they would be the same "
+                f"key '{text}'{where}"
+            )
     pairs = sorted(((_key_text(k), v) for k, v in items), key=lambda kv: kv[0])
-    return {k: _from_lua(v, depth + 1) for k, v in pairs}
+    return {k: _from_lua(v, _sub(path, k)) for k, v in pairs}
+
+
+def _sub(path: str, key: str) -> str:
+    return key if path == "" else f"{path}.{key}"
 
 
 def _chunk_source(chunkname: str) -> str:
@@ -800,7 +885,10 @@ class LuaVM:
         if timed_out:
             raise LuaTimeout(f"lua code exceeded the time limit of {limit:g} s", err_line)
         if status == "ok":
-            return _from_lua(payload)
+            try:
+                return _from_lua(payload)
+            except _KeyClash as exc:
+                raise LuaRuntimeError(str(exc), None) from None
         if isinstance(payload, str) and payload == _MEMORY_MESSAGE:
             raise LuaMemoryError(self._memory_message(), err_line)
         if status == "export":

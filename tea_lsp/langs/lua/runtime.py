@@ -525,12 +525,21 @@ _LUA_API: Any = None if os.environ.get("TEA_LSP_LUA_COUNT_HOOK") else _load_lua_
 
 
 class _Alarm:
-    __slots__ = ("deadline", "hookf", "state")
+    __slots__ = ("active", "cond", "deadline", "hookf", "state")
 
-    def __init__(self, deadline: float, state: int, hookf: int) -> None:
+    def __init__(
+        self,
+        deadline: float,
+        state: int,
+        hookf: int,
+        cond: threading.Condition,
+        active: dict[int, _Alarm],
+    ) -> None:
         self.deadline = deadline
         self.state = state
         self.hookf = hookf
+        self.cond = cond  # the watchdog thread serving it
+        self.active = active
 
 
 class _Watchdog:
@@ -545,32 +554,46 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._pid = -1
+        self._start = threading.Lock()
         self._cond = threading.Condition()
         self._active: dict[int, _Alarm] = {}
 
+    def forked(self) -> None:
+        """In a forked child: neither the thread nor the locks came along."""
+        self._pid = -1
+        self._start = threading.Lock()
+
     def _ensure(self) -> None:
-        # A forked worker inherits neither the thread nor a usable lock: start afresh.
-        if self._pid != os.getpid():
+        if self._pid == os.getpid():
+            return
+        with self._start:
+            if self._pid == os.getpid():
+                return
+            cond: threading.Condition = threading.Condition()
+            active: dict[int, _Alarm] = {}
+            threading.Thread(
+                target=self._run, args=(cond, active), name="tea-lsp-lua-watchdog", daemon=True
+            ).start()
+            self._cond, self._active = cond, active
             self._pid = os.getpid()
-            self._cond = threading.Condition()
-            self._active = {}
-            threading.Thread(target=self._run, name="tea-lsp-lua-watchdog", daemon=True).start()
 
     def arm(self, deadline: float, state: int, hookf: int) -> _Alarm:
         self._ensure()
-        alarm = _Alarm(deadline, state, hookf)
-        with self._cond:
-            self._active[id(alarm)] = alarm
-            self._cond.notify()
+        cond, active = self._cond, self._active
+        alarm = _Alarm(deadline, state, hookf, cond, active)
+        with cond:
+            active[id(alarm)] = alarm
+            cond.notify()
         return alarm
 
-    def disarm(self, alarm: _Alarm) -> None:
+    @staticmethod
+    def disarm(alarm: _Alarm) -> None:
         """After this returns the watchdog never touches ``alarm``'s state again."""
-        with self._cond:
-            self._active.pop(id(alarm), None)
+        with alarm.cond:
+            alarm.active.pop(id(alarm), None)
 
-    def _run(self) -> None:
-        cond, active = self._cond, self._active
+    @staticmethod
+    def _run(cond: threading.Condition, active: dict[int, _Alarm]) -> None:
         with cond:
             while True:
                 now = time.monotonic()
@@ -585,6 +608,8 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.forked)
 
 _STATE_PREFIX = "local state = ...; "
 _MEMORY_MESSAGE = "not enough memory"

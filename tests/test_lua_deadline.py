@@ -273,3 +273,63 @@ edges:
     assert (
         result.branches[0]["error"] == "node 'spin': lua code ran past the branch timeout of 0.3 s"
     )
+
+
+# ---------------------------------------------------------------- coroutines across calls
+
+
+@pytest.mark.timeout(30)
+def test_more_coroutines_than_the_watchdog_tracks_still_time_out(vm: LuaVM) -> None:
+    # The first TRACK_MAX coroutines are hooked by the watchdog, the rest by a count hook.
+    code = (
+        "local cos = {}\n"
+        "for i = 1, 100 do cos[i] = coroutine.create(function() coroutine.yield() end) end\n"
+        "for i = 1, 100 do coroutine.resume(cos[i]) end\n"
+        "coroutine.wrap(function()\n  while true do end\nend)()"
+    )
+    with pytest.raises(LuaTimeout) as err:
+        vm.run_node(code, {}, timeout=SHORT)
+    assert (err.value.message, err.value.line) == (MESSAGE, 5)
+
+
+@pytest.mark.timeout(30)
+def test_a_coroutine_resumed_in_a_later_call_times_out(vm: LuaVM) -> None:
+    vm.run_node(
+        "gen = coroutine.wrap(function()\n  coroutine.yield(1)\n  while true do end\nend)\n"
+        "return { first = gen() }",
+        {},
+        timeout=5.0,
+    )
+    with pytest.raises(LuaTimeout) as err:
+        vm.run_node("return { second = gen() }", {}, timeout=SHORT)
+    assert (err.value.message, err.value.line) == (MESSAGE, 3)
+
+
+@pytest.mark.timeout(30)
+def test_a_coroutine_started_without_a_limit_times_out_later() -> None:
+    # Started in a call without a limit, it has a count hook; a later call's limit applies.
+    with LuaVM(timeout=None) as free:
+        free.run_node(
+            "gen = coroutine.wrap(function()\n  coroutine.yield(1)\n  while true do end\nend)\n"
+            "gen()",
+            {},
+        )
+        with pytest.raises(LuaTimeout) as err:
+            free.run_node("gen()", {}, timeout=SHORT)
+        assert (err.value.message, err.value.line) == (MESSAGE, 3)
+
+
+@pytest.mark.timeout(30)
+def test_a_suspended_coroutine_resumed_after_the_deadline_stops_at_once(vm: LuaVM) -> None:
+    code = (
+        "local co = coroutine.create(function()\n  coroutine.yield()\n  local n = 0\n"
+        "  while true do n = n + 1 end\nend)\n"
+        "coroutine.resume(co)\n"
+        "local ok = pcall(function() while true do end end)\n"
+        "local ok2, e = coroutine.resume(co)\n"
+        "return { ok = ok, ok2 = ok2 }"
+    )
+    with pytest.raises(LuaTimeout) as err:
+        vm.run_node(code, {}, timeout=SHORT)
+    assert err.value.message == MESSAGE
+    assert err.value.line in (7, 8, 9)

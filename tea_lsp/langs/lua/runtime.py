@@ -21,25 +21,27 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
   indexing, ``pairs``, ``ipairs``, ``next``, ``#``, ``rawget`` and ``rawlen`` read the copy
   (each table is an empty proxy: ``rawset``, ``rawget``, ``rawlen`` and ``next`` are wrapped
   to see through it), and returning (part of) it returns the copy's data;
-* time limit: Lua code on the VM's main thread runs with no hook at all (any hook makes Lua
-  5.4 trace every instruction, about 2x slower). A watchdog thread (one per process) calls
+* time limit: Lua code on the VM's main thread runs with no hook at all (any hook makes Lua 5.4
+  trace every instruction, about 2x slower). A watchdog thread (one per process) calls
   ``lua_sethook`` — the one Lua API call meant to be made asynchronously, which lupa's module
-  exports — at the deadline to turn on a count hook that fires at the next instruction; the
-  hook raises a sentinel error from inside Lua. From then on the hook fires on every
-  instruction: a ``pcall`` may catch the sentinel, but the next instruction after it raises
-  again, so the timeout always reaches the top, and ``run_node`` reports a timeout, with the
-  snippet line the hook last caught, whenever the deadline fired. Coroutines are Lua threads
-  the watchdog does not track: while a call has a time limit each coroutine runs with a count
-  hook (``coroutine.create``/``wrap`` are wrapped to install it) that compares a wall clock
-  with the deadline every 10,000 instructions, so code inside coroutines keeps the 2x cost.
-  Where lupa does not export the C API (or ``TEA_LSP_LUA_COUNT_HOOK`` is set) the main thread
-  uses that count hook as well. ``xpcall`` is wrapped too: Lua runs a message handler before
-  unwinding, and for an error raised by the hook it runs it with hooks off, so a looping
-  handler would never be stopped; once the deadline has passed the user's handler is not
-  called at all (the timeout passes through unchanged and is raised again right after). A
-  single long C call (a huge ``string.rep``, a pathological pattern in ``string.find``)
-  cannot be interrupted by any hook: the runner enforces the limit from outside by killing
-  the worker process at timeout + grace;
+  exports — at the deadline to turn on a count hook that fires at the next instruction; the hook
+  raises a sentinel error from inside Lua. From then on the hook fires on every instruction: a
+  ``pcall`` may catch the sentinel, but the next instruction after it raises again, so the
+  timeout always reaches the top, and ``run_node`` reports a timeout, with the snippet line the
+  hook last caught, whenever the deadline fired. Hooks are per Lua thread:
+  ``coroutine.create``/``wrap`` are wrapped so that on its first resume under a time limit a
+  coroutine registers with the watchdog (which then hooks it too at the deadline; it is
+  registered again at each later call while it lives, and kept alive until the next call starts
+  so the watchdog never touches a freed thread). Past ``TRACK_MAX`` live coroutines, or first
+  resumed in a call without a limit, a coroutine gets a count hook instead, comparing a wall
+  clock with the deadline every 10,000 instructions (about 2x slower). Where lupa does not
+  export the C API (or ``TEA_LSP_LUA_COUNT_HOOK`` is set) the main thread uses that count hook
+  as well. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for an
+  error raised by the hook it runs it with hooks off, so a looping handler would never be
+  stopped; once the deadline has passed the user's handler is not called at all (the timeout
+  passes through unchanged and is raised again right after). A single long C call (a huge
+  ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
+  the runner enforces the limit from outside by killing the worker process at timeout + grace;
 * memory limit: lupa's ``max_memory`` allocator cap → :class:`LuaMemoryError`. It counts
   everything in the VM (globals, the state copy, the result) and is armed only while Lua code
   runs inside a protected call: lupa aborts the process if a push from Python hits the cap.
@@ -167,11 +169,12 @@ def parse_memory(value: str | int) -> int:
 # --------------------------------------------------------------------------- the VM
 
 _SETUP = r"""
-local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm, async = ...
+local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm, async, register, TRACK_MAX = ...
 local G = _G
 local sethook, getinfo = debug.sethook, debug.getinfo
 local os_clock = os.clock
 local co_create, co_wrap = coroutine.create, coroutine.wrap
+local co_running, co_status = coroutine.running, coroutine.status
 local raw_load, xpcall, pcall, error = load, xpcall, pcall, error
 local type, select, next = type, select, next
 local rawget, rawset, rawlen, tostring, ipairs = rawget, rawset, rawlen, tostring, ipairs
@@ -223,11 +226,30 @@ local function hook()
   error(TIMEOUT, 0)
 end
 
--- A coroutine is a Lua thread of its own that the watchdog does not know about: it keeps a
--- count hook (checked every HOOK_COUNT instructions) while a call has a time limit.
+-- A coroutine is a Lua thread of its own. The watchdog hooks up to TRACK_MAX of them as well:
+-- each is registered with it (``register``) on its first resume during a call with a time
+-- limit, and at the start of every later call while it lives (``tracked`` is weak). A
+-- registered coroutine stays referenced from ``pinned`` until the next call starts — after
+-- Python has disarmed the watchdog for this one — so the watchdog never touches a freed
+-- thread. Any other coroutine keeps a count hook checked every HOOK_COUNT instructions.
+local tracked = raw_setmetatable({}, { __mode = "k" })
+local pinned, npinned = {}, 0
+
+local function track(co)
+  npinned = npinned + 1
+  pinned[npinned] = co
+  tracked[co] = true
+  sethook(co, hook, "", 0)  -- the hook function, no mask: the watchdog turns it on
+  if register(tostring(co)) then sethook(co, hook, "", 1) end  -- already past the deadline
+end
+
 local function hooked(f)
   return function(...)
-    if deadline ~= nil then sethook(hook, "", timed_out and 1 or HOOK_COUNT) end
+    if async and deadline ~= nil and npinned < TRACK_MAX then
+      track(co_running())
+    else
+      sethook(hook, "", timed_out and 1 or HOOK_COUNT)
+    end
     return f(...)
   end
 end
@@ -447,6 +469,12 @@ end
 function invoke(fn, arg, source, dl)
   cur_source, err_line, timeout_line, timed_out, handling = source, nil, nil, false, false
   deadline, next_check = dl, 0
+  pinned, npinned = {}, 0  -- the previous call's watchdog is disarmed: release its threads
+  if async and dl then
+    for co in next, tracked do
+      if npinned < TRACK_MAX and co_status(co) ~= "dead" then track(co) else tracked[co] = nil end
+    end
+  end
   -- Any hook makes Lua 5.4 trace every instruction (about 2x slower). With the watchdog
   -- (``async``) the main thread runs without one: the watchdog turns the count hook on from
   -- its own thread at the deadline (the hook function stays registered with an empty mask).
@@ -525,7 +553,7 @@ _LUA_API: Any = None if os.environ.get("TEA_LSP_LUA_COUNT_HOOK") else _load_lua_
 
 
 class _Alarm:
-    __slots__ = ("active", "cond", "deadline", "hookf", "state")
+    __slots__ = ("active", "cond", "deadline", "hookf", "states")
 
     def __init__(
         self,
@@ -536,7 +564,7 @@ class _Alarm:
         active: dict[int, _Alarm],
     ) -> None:
         self.deadline = deadline
-        self.state = state
+        self.states = [state]  # the main thread, then the coroutines registered during the call
         self.hookf = hookf
         self.cond = cond  # the watchdog thread serving it
         self.active = active
@@ -587,6 +615,15 @@ class _Watchdog:
         return alarm
 
     @staticmethod
+    def add(alarm: _Alarm, state: int) -> bool:
+        """Hook ``state`` too at the deadline; ``True``: the deadline has already passed."""
+        with alarm.cond:
+            if id(alarm) not in alarm.active:
+                return True
+            alarm.states.append(state)
+            return False
+
+    @staticmethod
     def disarm(alarm: _Alarm) -> None:
         """After this returns the watchdog never touches ``alarm``'s state again."""
         with alarm.cond:
@@ -600,7 +637,8 @@ class _Watchdog:
                 for key, alarm in list(active.items()):
                     if alarm.deadline <= now:
                         del active[key]
-                        _LUA_API.lua_sethook(alarm.state, alarm.hookf, _LUA_MASKCOUNT, 1)
+                        for state in alarm.states:
+                            _LUA_API.lua_sethook(state, alarm.hookf, _LUA_MASKCOUNT, 1)
                 if active:
                     cond.wait(min(a.deadline for a in active.values()) - now)
                 else:
@@ -613,6 +651,30 @@ if hasattr(os, "register_at_fork"):
 
 _STATE_PREFIX = "local state = ...; "
 _MEMORY_MESSAGE = "not enough memory"
+
+
+TRACK_MAX = 64
+"""Coroutines per VM the watchdog hooks at the deadline; others keep a count hook."""
+
+
+class _Tracker:
+    """Registers a VM's coroutines with the watchdog's alarm of the running call."""
+
+    __slots__ = ("alarm",)
+
+    def __init__(self) -> None:
+        self.alarm: _Alarm | None = None
+
+    def register(self, text: str) -> bool:
+        alarm = self.alarm
+        if alarm is None:  # pragma: no cover - Lua registers only during a call with an alarm
+            return True
+        return _WATCHDOG.add(alarm, _address(text))
+
+
+def _address(text: str) -> int:
+    """The address in ``tostring`` of a Lua thread (``"thread: 0x55d0c0ffee00"``)."""
+    return int(text.rsplit(" ", 1)[-1], 16)
 
 
 class _MemoryGate:
@@ -759,6 +821,7 @@ class LuaVM:
             max_memory=max_memory if max_memory else None,
         )
         self._gate = _MemoryGate(self._rt, max_memory)
+        self._tracker = _Tracker()
         self._gate.disarm()
         vars_table = self._rt.table_from(_plain(dict(variables or {})), recursive=True)
         self._ctl: Any = self._rt.execute(
@@ -770,13 +833,15 @@ class LuaVM:
             self._gate.arm,
             self._gate.disarm,
             _LUA_API is not None,
+            self._tracker.register,
+            TRACK_MAX,
         )
         self._invoke = self._ctl["invoke"]
         self._compile_fn = self._ctl["compile"]
         self._state = 0
         self._hookf = 0
         if _LUA_API is not None:
-            self._state = int(str(self._ctl["main_thread"]()).rsplit(" ", 1)[-1], 16)
+            self._state = _address(str(self._ctl["main_thread"]()))
             self._hookf = int(_LUA_API.lua_gethook(self._state) or 0)
             _LUA_API.lua_sethook(self._state, None, 0, 0)  # the function stays registered
             if not self._hookf:  # pragma: no cover - defensive
@@ -895,6 +960,7 @@ class LuaVM:
         alarm = None
         if deadline is not None and _LUA_API is not None:
             alarm = _WATCHDOG.arm(deadline, self._state, self._hookf)
+            self._tracker.alarm = alarm
         try:
             timed_out, err_line, status, payload = self._invoke(fn, arg, source, deadline)
         except _lupa.LuaMemoryError as exc:  # at the cap while leaving the protected call
@@ -904,6 +970,7 @@ class LuaVM:
         finally:
             if alarm is not None:
                 _WATCHDOG.disarm(alarm)
+                self._tracker.alarm = None
                 # The watchdog may have fired after the call's end: no hook between calls.
                 _LUA_API.lua_sethook(self._state, None, 0, 0)
             self._gate.disarm()

@@ -333,3 +333,25 @@ def test_a_suspended_coroutine_resumed_after_the_deadline_stops_at_once(vm: LuaV
         vm.run_node(code, {}, timeout=SHORT)
     assert err.value.message == MESSAGE
     assert err.value.line in (7, 8, 9)
+
+
+@pytest.mark.timeout(30)
+def test_a_tracked_coroutine_still_times_out_with_every_slot_taken(vm: LuaVM) -> None:
+    # `gen` is tracked in the first call; 100 newer live coroutines then fill the watchdog's
+    # slots (the rest get count hooks): in the third call `gen` is still stopped.
+    vm.run_node(
+        "gen = coroutine.wrap(function()\n  coroutine.yield(1)\n  while true do end\nend)\n"
+        "return { first = gen() }",
+        {},
+        timeout=5.0,
+    )
+    vm.run_node(
+        "keep = {}\nfor i = 1, 100 do\n"
+        "  keep[i] = coroutine.create(function() coroutine.yield() end)\n"
+        "  coroutine.resume(keep[i])\nend",
+        {},
+        timeout=5.0,
+    )
+    with pytest.raises(LuaTimeout) as err:
+        vm.run_node("return { second = gen() }", {}, timeout=SHORT)
+    assert (err.value.message, err.value.line) == (MESSAGE, 3)

@@ -472,7 +472,14 @@ function invoke(fn, arg, source, dl)
   pinned, npinned = {}, 0  -- the previous call's watchdog is disarmed: release its threads
   if async and dl then
     for co in next, tracked do
-      if npinned < TRACK_MAX and co_status(co) ~= "dead" then track(co) else tracked[co] = nil end
+      if co_status(co) == "dead" then
+        tracked[co] = nil
+      elseif npinned < TRACK_MAX then
+        track(co)
+      else  -- no room left: back to a count hook for good
+        tracked[co] = nil
+        sethook(co, hook, "", HOOK_COUNT)
+      end
     end
   end
   -- Any hook makes Lua 5.4 trace every instruction (about 2x slower). With the watchdog

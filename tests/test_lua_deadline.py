@@ -355,3 +355,26 @@ def test_a_tracked_coroutine_still_times_out_with_every_slot_taken(vm: LuaVM) ->
     with pytest.raises(LuaTimeout) as err:
         vm.run_node("return { second = gen() }", {}, timeout=SHORT)
     assert (err.value.message, err.value.line) == (MESSAGE, 3)
+
+
+@pytest.mark.timeout(60)
+def test_deadlines_firing_at_any_moment_always_give_a_timeout() -> None:
+    # Very short limits make the watchdog fire anywhere: before the user's code starts (while
+    # the VM registers live coroutines), in it, in coroutines, or while the result is copied.
+    code = (
+        "local function f(d)\n  if d == 0 then return {} end\n  return f(d - 1)\nend\n"
+        "gens = gens or {}\n"
+        "local g = coroutine.wrap(function()\n"
+        "  while true do f(20) coroutine.yield() end\nend)\n"
+        "gens[#gens % 80 + 1] = g\n"
+        "while true do f(30) g() end"
+    )
+    outcomes: set[str] = set()
+    with LuaVM(timeout=None) as v:
+        for i in range(1000):
+            try:
+                v.run_node(code, {}, timeout=0.001 + (i % 4) * 0.001)
+            except LuaTimeout as exc:
+                outcomes.add(exc.message.rsplit(" of ", 1)[0])
+        assert v.run_node("return { ok = true }", {}) == {"ok": True}
+    assert outcomes == {"lua code exceeded the time limit"}

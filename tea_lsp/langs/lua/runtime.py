@@ -467,7 +467,9 @@ function handler(e)
 end
 
 function invoke(fn, arg, source, dl)
-  cur_source, err_line, timeout_line, timed_out, handling = source, nil, nil, false, false
+  -- ``handling``: the watchdog may fire before the user's code starts; the hook must not
+  -- raise in this bookkeeping (outside the xpcall below), only at the code's first instruction.
+  cur_source, err_line, timeout_line, timed_out, handling = source, nil, nil, false, true
   deadline, next_check = dl, 0
   pinned, npinned = {}, 0  -- the previous call's watchdog is disarmed: release its threads
   if async and dl then
@@ -488,6 +490,7 @@ function invoke(fn, arg, source, dl)
   -- Without it, a count hook checks the clock every HOOK_COUNT instructions.
   if dl and not async then sethook(hook, "", HOOK_COUNT) elseif not async then sethook() end
   arm()
+  handling = false
   local ok, res = xpcall(fn, handler, arg)
   local status, payload
   if ok then

@@ -391,16 +391,16 @@ do
     local n = raw_rawlen(proxy_of[t] or t)
     return n
   end
+  local function next_slow(n, t, k)
+    want("next", n, t)
+    local nk, v = raw_next(proxy_of[t], k)
+    return nk, wrap_value(v)
+  end
+  -- ``for k, v in next, t`` calls this at every step: plain tables go straight through.
   G.next = function(...)
     local t, k = ...
-    want("next", select("#", ...), t)
-    local x = proxy_of[t]
-    if x ~= nil then
-      local nk, v = raw_next(x, k)
-      return nk, wrap_value(v)
-    end
-    local nk, v = raw_next(t, k)
-    return nk, v
+    if proxy_of[t] == nil and type(t) == "table" then return raw_next(t, k) end
+    return next_slow(select("#", ...), t, k)
   end
 end
 

@@ -350,9 +350,9 @@ def test_timeouts_and_memory_are_per_branch(
         "node 'hog': lua code exceeded the memory limit of 4 MB",
     ]
     codes = [(d.code, d.span.start_line) for d in result.branch_diagnostics]
-    # Timeouts point at the running line (for a coroutine: the line that resumed it); a memory
+    # Timeouts point at the running line (for a coroutine: the line running inside it); a memory
     # error has no line of its own and points at the snippet's first line.
-    assert codes == [("TEA602", 12), ("TEA602", 19), ("TEA603", 23)]
+    assert codes == [("TEA602", 12), ("TEA602", 17), ("TEA603", 23)]
 
 
 C_CALL = """

@@ -16,17 +16,28 @@ Sandbox (WORKFLOW_FORMAT.md §2, §6):
 * ``setmetatable`` refuses ``__gc`` metamethods: finalizers run with hooks disabled, so the
   time limit could not stop them;
 * ``print`` writes to stderr (stdout belongs to the CLI's JSON output);
-* ``variables`` is a read-only view of a deep copy of the workflow's variables (``pairs``,
-  ``ipairs``, ``#`` and indexing work; ``next``/``rawget`` see an empty proxy);
-* time limit: a count hook (every 10,000 VM instructions) compares a wall clock against the
-  deadline and raises a sentinel error. Once the deadline has passed the hook fires on every
-  instruction: a ``pcall`` may catch the sentinel, but the next instruction after it raises
-  again, so the timeout always reaches the top, and ``run_node`` reports a timeout whenever
-  the deadline fired. Any hook makes Lua 5.4 trace each instruction (tight loops run about
-  2x slower), so the hook is only installed while a call has a time limit. Hooks are per
-  coroutine, so ``coroutine.create``/``wrap`` are wrapped to install the hook in every new
-  coroutine. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for
-  an error raised by the hook it runs it with hooks off, so a looping handler would never be
+* ``variables`` is a read-only view of a deep copy of the workflow's variables: assignment,
+  ``rawset`` and the ``table`` functions that write raise "'variables' is read-only";
+  indexing, ``pairs``, ``ipairs``, ``next``, ``#``, ``rawget`` and ``rawlen`` read the copy
+  (each table is an empty proxy: ``rawset``, ``rawget``, ``rawlen`` and ``next`` are wrapped
+  to see through it), and returning (part of) it returns the copy's data;
+* time limit: Lua code on the VM's main thread runs with no hook at all (any hook makes Lua 5.4
+  trace every instruction, about 2x slower). A watchdog thread (one per process) calls
+  ``lua_sethook`` — the one Lua API call meant to be made asynchronously, which lupa's module
+  exports — at the deadline to turn on a count hook that fires at the next instruction; the hook
+  raises a sentinel error from inside Lua. From then on the hook fires on every instruction: a
+  ``pcall`` may catch the sentinel, but the next instruction after it raises again, so the
+  timeout always reaches the top, and ``run_node`` reports a timeout, with the snippet line the
+  hook last caught, whenever the deadline fired. Hooks are per Lua thread:
+  ``coroutine.create``/``wrap`` are wrapped so that on its first resume under a time limit a
+  coroutine registers with the watchdog (which then hooks it too at the deadline; it is
+  registered again at each later call while it lives, and kept alive until the next call starts
+  so the watchdog never touches a freed thread). Past ``TRACK_MAX`` live coroutines, or first
+  resumed in a call without a limit, a coroutine gets a count hook instead, comparing a wall
+  clock with the deadline every 10,000 instructions (about 2x slower). Where lupa does not
+  export the C API (or ``TEA_LSP_LUA_COUNT_HOOK`` is set) the main thread uses that count hook
+  as well. ``xpcall`` is wrapped too: Lua runs a message handler before unwinding, and for an
+  error raised by the hook it runs it with hooks off, so a looping handler would never be
   stopped; once the deadline has passed the user's handler is not called at all (the timeout
   passes through unchanged and is raised again right after). A single long C call (a huge
   ``string.rep``, a pathological pattern in ``string.find``) cannot be interrupted by any hook:
@@ -39,14 +50,19 @@ Values: Python ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` go 
 tables and values (tuples as lists, ``None`` as ``nil``, other objects as their ``str``). Lua
 tables come back as ``list`` when their keys are exactly ``1..n`` (n ≥ 1), otherwise as ``dict``
 — the empty table is ``{}`` — with non-string keys written as strings (``1`` → ``"1"``,
-``true`` → ``"true"``). Strings that are not valid UTF-8 get U+FFFD for the bad bytes. NaN and
-infinities pass through. Functions, coroutines and userdata cannot be returned; cycles and
-nesting deeper than 200 levels are refused.
+``true`` → ``"true"``); a table with two keys that would become the same string (``1`` and
+``"1"``) is a node error naming both (TEA's engines keep one of them, whichever comes last).
+Strings that are not valid UTF-8 get U+FFFD for the bad bytes. NaN and infinities pass
+through. Functions, coroutines and userdata cannot be returned; cycles and nesting deeper than
+200 levels are refused.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 import re
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -153,14 +169,15 @@ def parse_memory(value: str | int) -> int:
 # --------------------------------------------------------------------------- the VM
 
 _SETUP = r"""
-local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm = ...
+local clock_py, vars, HOOK_COUNT, MAX_DEPTH, arm, disarm, async, register, TRACK_MAX = ...
 local G = _G
 local sethook, getinfo = debug.sethook, debug.getinfo
 local os_clock = os.clock
 local co_create, co_wrap = coroutine.create, coroutine.wrap
+local co_running, co_status = coroutine.running, coroutine.status
 local raw_load, xpcall, pcall, error = load, xpcall, pcall, error
 local type, select, next = type, select, next
-local rawget, tostring, ipairs = rawget, tostring, ipairs
+local rawget, rawset, rawlen, tostring, ipairs = rawget, rawset, rawlen, tostring, ipairs
 local utf8_len, string_sub, table_concat = utf8.len, string.sub, table.concat
 local math_type = math.type
 local stderr = io.stderr
@@ -174,7 +191,21 @@ local TIMEOUT = raw_setmetatable({}, {
   __metatable = false,
 })
 
-local invoke  -- defined below; the hook never interrupts its bookkeeping
+local invoke, handler  -- defined below; the hook never interrupts their bookkeeping
+local cur_source, err_line, timeout_line = nil, nil, nil
+
+-- The line of the user's snippet running at ``level`` or below in this Lua thread.
+local function user_line(level)
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return nil end
+    if info.source == cur_source then
+      if info.currentline and info.currentline > 0 then return info.currentline end
+      return nil
+    end
+    level = level + 1
+  end
+end
 
 local function hook()
   if deadline == nil or handling then return end
@@ -185,16 +216,40 @@ local function hook()
     if clock_py() < deadline then return end
     timed_out = true
   end
-  if getinfo(2, "f").func == invoke then return end
+  local running = getinfo(2, "f").func
+  if running == invoke or running == handler then return end
+  -- Where the deadline last caught the code (in a coroutine too, which the error leaves).
+  timeout_line = user_line(3) or timeout_line
   -- From now on every instruction of this coroutine raises again: a pcall may catch the
   -- error, but the instruction right after it fails, so the timeout always reaches the top.
   sethook(hook, "", 1)
   error(TIMEOUT, 0)
 end
 
+-- A coroutine is a Lua thread of its own. The watchdog hooks up to TRACK_MAX of them as well:
+-- each is registered with it (``register``) on its first resume during a call with a time
+-- limit, and at the start of every later call while it lives (``tracked`` is weak). A
+-- registered coroutine stays referenced from ``pinned`` until the next call starts — after
+-- Python has disarmed the watchdog for this one — so the watchdog never touches a freed
+-- thread. Any other coroutine keeps a count hook checked every HOOK_COUNT instructions.
+local tracked = raw_setmetatable({}, { __mode = "k" })
+local pinned, npinned = {}, 0
+
+local function track(co)
+  npinned = npinned + 1
+  pinned[npinned] = co
+  tracked[co] = true
+  sethook(co, hook, "", 0)  -- the hook function, no mask: the watchdog turns it on
+  if register(tostring(co)) then sethook(co, hook, "", 1) end  -- already past the deadline
+end
+
 local function hooked(f)
   return function(...)
-    sethook(hook, "", timed_out and 1 or HOOK_COUNT)
+    if async and deadline ~= nil and npinned < TRACK_MAX then
+      track(co_running())
+    else
+      sethook(hook, "", timed_out and 1 or HOOK_COUNT)
+    end
     return f(...)
   end
 end
@@ -274,6 +329,10 @@ G.print = function(...)
 end
 
 -- ---------------------------------------------------------------- variables (read-only)
+-- Each table of the copy is seen through an empty proxy. ``rawset`` would store into the
+-- proxy (and Lua would then disagree with templates), so ``rawset`` refuses proxies, and
+-- ``rawget``/``rawlen``/``next`` read the table behind them.
+local proxy_of = {}  -- proxy -> the table it shows
 local function readonly(t)
   local proxies = {}
   local function wrap(x)
@@ -282,6 +341,7 @@ local function readonly(t)
     if p then return p end
     p = {}
     proxies[x] = p
+    proxy_of[p] = x
     raw_setmetatable(p, {
       __index = function(_, k) return wrap(x[k]) end,
       __newindex = function() error("'variables' is read-only", 2) end,
@@ -296,9 +356,53 @@ local function readonly(t)
     })
     return p
   end
-  return wrap(t)
+  return wrap(t), wrap
 end
-G.variables = readonly(vars)
+local wrap_value
+G.variables, wrap_value = readonly(vars)
+
+do
+  local raw_rawset, raw_rawget, raw_rawlen, raw_next = rawset, rawget, rawlen, next
+  local function want(name, n, v, string_too)
+    local t = type(v)
+    if t == "table" or (string_too and t == "string") then return end
+    local expected = string_too and "table or string" or "table"
+    error("bad argument #1 to '" .. name .. "' (" .. expected .. " expected, got "
+          .. (n == 0 and "no value" or t) .. ")", 3)
+  end
+  G.rawset = function(...)
+    local t, k, v = ...
+    want("rawset", select("#", ...), t)
+    if proxy_of[t] ~= nil then error("'variables' is read-only", 2) end
+    local r = raw_rawset(t, k, v)
+    return r
+  end
+  G.rawget = function(...)
+    local t, k = ...
+    want("rawget", select("#", ...), t)
+    local x = proxy_of[t]
+    if x ~= nil then return wrap_value(raw_rawget(x, k)) end
+    local v = raw_rawget(t, k)
+    return v
+  end
+  G.rawlen = function(...)
+    local t = ...
+    want("rawlen", select("#", ...), t, true)
+    local n = raw_rawlen(proxy_of[t] or t)
+    return n
+  end
+  local function next_slow(n, t, k)
+    want("next", n, t)
+    local nk, v = raw_next(proxy_of[t], k)
+    return nk, wrap_value(v)
+  end
+  -- ``for k, v in next, t`` calls this at every step: plain tables go straight through.
+  G.next = function(...)
+    local t, k = ...
+    if proxy_of[t] == nil and type(t) == "table" then return raw_next(t, k) end
+    return next_slow(select("#", ...), t, k)
+  end
+end
 
 -- ---------------------------------------------------------------- values out
 local REPLACEMENT = "\u{FFFD}"
@@ -330,6 +434,7 @@ local function copy(v, path, onpath, depth)
   if t ~= "table" then
     error("cannot return a " .. t .. " from node" .. where(path), 0)
   end
+  v = proxy_of[v] or v  -- a part of 'variables' returned as is
   if onpath[v] then error("cannot return a table that contains itself" .. where(path), 0) end
   if depth >= MAX_DEPTH then
     error("cannot return tables nested deeper than " .. MAX_DEPTH .. " levels" .. where(path), 0)
@@ -354,30 +459,38 @@ local function export(v)
 end
 
 -- ---------------------------------------------------------------- calls
-local cur_source, err_line = nil, nil
-
-local function handler(e)
+function handler(e)
   handling = true
-  local level = 2
-  while true do
-    local info = getinfo(level, "Sl")
-    if info == nil then break end
-    if info.source == cur_source then
-      if info.currentline and info.currentline > 0 then err_line = info.currentline end
-      break
-    end
-    level = level + 1
-  end
+  err_line = user_line(3)
   handling = false
   return e
 end
 
 function invoke(fn, arg, source, dl)
-  cur_source, err_line, timed_out, handling = source, nil, false, false
+  -- ``handling``: the watchdog may fire before the user's code starts; the hook must not
+  -- raise in this bookkeeping (outside the xpcall below), only at the code's first instruction.
+  cur_source, err_line, timeout_line, timed_out, handling = source, nil, nil, false, true
   deadline, next_check = dl, 0
-  -- Any hook makes Lua 5.4 trace every instruction (about 2x slower): only with a limit.
-  if dl then sethook(hook, "", HOOK_COUNT) else sethook() end
+  pinned, npinned = {}, 0  -- the previous call's watchdog is disarmed: release its threads
+  if async and dl then
+    for co in next, tracked do
+      if co_status(co) == "dead" then
+        tracked[co] = nil
+      elseif npinned < TRACK_MAX then
+        track(co)
+      else  -- no room left: back to a count hook for good
+        tracked[co] = nil
+        sethook(co, hook, "", HOOK_COUNT)
+      end
+    end
+  end
+  -- Any hook makes Lua 5.4 trace every instruction (about 2x slower). With the watchdog
+  -- (``async``) the main thread runs without one: the watchdog turns the count hook on from
+  -- its own thread at the deadline (the hook function stays registered with an empty mask).
+  -- Without it, a count hook checks the clock every HOOK_COUNT instructions.
+  if dl and not async then sethook(hook, "", HOOK_COUNT) elseif not async then sethook() end
   arm()
+  handling = false
   local ok, res = xpcall(fn, handler, arg)
   local status, payload
   if ok then
@@ -388,8 +501,9 @@ function invoke(fn, arg, source, dl)
   end
   deadline = nil
   handling = false
-  sethook()
+  if async then sethook(hook, "", 0) else sethook() end
   disarm()
+  if timed_out and timeout_line then err_line = timeout_line end
   return timed_out, err_line, status, payload
 end
 
@@ -410,16 +524,167 @@ end
 
 local function is_timeout(v) return v == TIMEOUT end
 
+-- The main thread's address (lua_State *) for the watchdog; registers the hook function with
+-- an empty mask, and turns the count hook on once so Python can read the C hook's address.
+local function main_thread()
+  sethook(hook, "", HOOK_COUNT)
+  return tostring(coroutine.running())
+end
+
 return {
   invoke = invoke,
   compile = compile,
   global_names = global_names,
   is_timeout = is_timeout,
+  main_thread = main_thread,
 }
 """
 
+# --------------------------------------------------------------------------- the watchdog
+
+_LUA_MASKCOUNT = 1 << 3
+
+
+def _load_lua_api() -> Any:
+    """lupa's own Lua 5.4 C API (``lua_sethook``/``lua_gethook``), or ``None`` if not exported."""
+    try:
+        lib = ctypes.CDLL(_lupa.__file__)
+        sethook, gethook = lib.lua_sethook, lib.lua_gethook
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - platform dependent
+        return None
+    sethook.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+    sethook.restype = None
+    gethook.argtypes = [ctypes.c_void_p]
+    gethook.restype = ctypes.c_void_p
+    return lib
+
+
+_LUA_API: Any = None if os.environ.get("TEA_LSP_LUA_COUNT_HOOK") else _load_lua_api()
+
+
+class _Alarm:
+    __slots__ = ("active", "cond", "deadline", "hookf", "states")
+
+    def __init__(
+        self,
+        deadline: float,
+        state: int,
+        hookf: int,
+        cond: threading.Condition,
+        active: dict[int, _Alarm],
+    ) -> None:
+        self.deadline = deadline
+        self.states = [state]  # the main thread, then the coroutines registered during the call
+        self.hookf = hookf
+        self.cond = cond  # the watchdog thread serving it
+        self.active = active
+
+
+class _Watchdog:
+    """One daemon thread per process that turns a Lua state's count hook on at its deadline.
+
+    ``lua_sethook`` is the one Lua API call meant to be made asynchronously (Lua's own
+    interpreter calls it from its SIGINT handler): it only stores the hook and sets the
+    "trap" flag of the running frames, which the VM checks at every backward jump and call. So
+    Lua code runs without any hook until its deadline, and at the next instruction after it the
+    hook raises the timeout from inside the Lua thread, with the line that was running.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._start = threading.Lock()
+        self._cond = threading.Condition()
+        self._active: dict[int, _Alarm] = {}
+
+    def forked(self) -> None:
+        """In a forked child: neither the thread nor the locks came along."""
+        self._pid = -1
+        self._start = threading.Lock()
+
+    def _ensure(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._start:
+            if self._pid == os.getpid():
+                return
+            cond: threading.Condition = threading.Condition()
+            active: dict[int, _Alarm] = {}
+            threading.Thread(
+                target=self._run, args=(cond, active), name="tea-lsp-lua-watchdog", daemon=True
+            ).start()
+            self._cond, self._active = cond, active
+            self._pid = os.getpid()
+
+    def arm(self, deadline: float, state: int, hookf: int) -> _Alarm:
+        self._ensure()
+        cond, active = self._cond, self._active
+        alarm = _Alarm(deadline, state, hookf, cond, active)
+        with cond:
+            active[id(alarm)] = alarm
+            cond.notify()
+        return alarm
+
+    @staticmethod
+    def add(alarm: _Alarm, state: int) -> bool:
+        """Hook ``state`` too at the deadline; ``True``: the deadline has already passed."""
+        with alarm.cond:
+            if id(alarm) not in alarm.active:
+                return True
+            alarm.states.append(state)
+            return False
+
+    @staticmethod
+    def disarm(alarm: _Alarm) -> None:
+        """After this returns the watchdog never touches ``alarm``'s state again."""
+        with alarm.cond:
+            alarm.active.pop(id(alarm), None)
+
+    @staticmethod
+    def _run(cond: threading.Condition, active: dict[int, _Alarm]) -> None:
+        with cond:
+            while True:
+                now = time.monotonic()
+                for key, alarm in list(active.items()):
+                    if alarm.deadline <= now:
+                        del active[key]
+                        for state in alarm.states:
+                            _LUA_API.lua_sethook(state, alarm.hookf, _LUA_MASKCOUNT, 1)
+                if active:
+                    cond.wait(min(a.deadline for a in active.values()) - now)
+                else:
+                    cond.wait()
+
+
+_WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WATCHDOG.forked)
+
 _STATE_PREFIX = "local state = ...; "
 _MEMORY_MESSAGE = "not enough memory"
+
+
+TRACK_MAX = 64
+"""Coroutines per VM the watchdog hooks at the deadline; others keep a count hook."""
+
+
+class _Tracker:
+    """Registers a VM's coroutines with the watchdog's alarm of the running call."""
+
+    __slots__ = ("alarm",)
+
+    def __init__(self) -> None:
+        self.alarm: _Alarm | None = None
+
+    def register(self, text: str) -> bool:
+        alarm = self.alarm
+        if alarm is None:  # pragma: no cover - Lua registers only during a call with an alarm
+            return True
+        return _WATCHDOG.add(alarm, _address(text))
+
+
+def _address(text: str) -> int:
+    """The address in ``tostring`` of a Lua thread (``"thread: 0x55d0c0ffee00"``)."""
+    return int(text.rsplit(" ", 1)[-1], 16)
 
 
 class _MemoryGate:
@@ -488,8 +753,23 @@ def _key_text(k: Any) -> str:
     return str(k)
 
 
-def _from_lua(value: Any, depth: int = 0) -> Any:
-    """Python data for an exported (plain, acyclic, UTF-8) Lua value."""
+class _KeyClash(Exception):
+    pass
+
+
+def _lua_key(k: Any) -> str:
+    """A key as Lua code would write it: ``1``, ``true``, ``"1"``."""
+    if isinstance(k, str):
+        return '"' + k.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _key_text(k)
+
+
+def _from_lua(value: Any, path: str = "") -> Any:
+    """Python data for an exported (plain, acyclic, UTF-8) Lua value.
+
+    Keys become strings; two keys that would become the same string (``1`` and ``"1"``,
+    ``true`` and ``"true"``) are refused (:class:`_KeyClash`) rather than one silently winning.
+    """
     if _lupa.lua_type(value) != "table":
         return value
     items = list(value.items())
@@ -499,10 +779,25 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
         keys = sorted(k for k, _ in items)
         if keys[0] == 1 and keys[-1] == len(keys):
             by_key = dict(items)
-            return [_from_lua(by_key[k], depth + 1) for k in keys]
+            return [_from_lua(by_key[k], _sub(path, str(k))) for k in keys]
     # Lua's table order depends on a per-VM hash seed: sort keys so results are reproducible.
+    texts: dict[str, Any] = {}
+    for k, _ in items:
+        text = _key_text(k)
+        other = texts.setdefault(text, k)
+        if type(other) is not type(k) or other != k:
+            a, b = sorted((_lua_key(other), _lua_key(k)), key=lambda s: (s.startswith('"'), s))
+            where = f" (at '{path}')" if path else ""
+            raise _KeyClash(
+                f"cannot return a table with both the keys {a} and {b}: they would be the same "
+                f"key '{text}'{where}"
+            )
     pairs = sorted(((_key_text(k), v) for k, v in items), key=lambda kv: kv[0])
-    return {k: _from_lua(v, depth + 1) for k, v in pairs}
+    return {k: _from_lua(v, _sub(path, k)) for k, v in pairs}
+
+
+def _sub(path: str, key: str) -> str:
+    return key if path == "" else f"{path}.{key}"
 
 
 def _chunk_source(chunkname: str) -> str:
@@ -536,6 +831,7 @@ class LuaVM:
             max_memory=max_memory if max_memory else None,
         )
         self._gate = _MemoryGate(self._rt, max_memory)
+        self._tracker = _Tracker()
         self._gate.disarm()
         vars_table = self._rt.table_from(_plain(dict(variables or {})), recursive=True)
         self._ctl: Any = self._rt.execute(
@@ -546,9 +842,20 @@ class LuaVM:
             MAX_DEPTH,
             self._gate.arm,
             self._gate.disarm,
+            _LUA_API is not None,
+            self._tracker.register,
+            TRACK_MAX,
         )
         self._invoke = self._ctl["invoke"]
         self._compile_fn = self._ctl["compile"]
+        self._state = 0
+        self._hookf = 0
+        if _LUA_API is not None:
+            self._state = _address(str(self._ctl["main_thread"]()))
+            self._hookf = int(_LUA_API.lua_gethook(self._state) or 0)
+            _LUA_API.lua_sethook(self._state, None, 0, 0)  # the function stays registered
+            if not self._hookf:  # pragma: no cover - defensive
+                raise RuntimeError("could not read the Lua hook function")
 
     # -- lifecycle
     def close(self) -> None:
@@ -660,6 +967,10 @@ class LuaVM:
     def _call(self, fn: Any, arg: Any, source: str, timeout: float | None) -> Any:
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit if limit is not None else None
+        alarm = None
+        if deadline is not None and _LUA_API is not None:
+            alarm = _WATCHDOG.arm(deadline, self._state, self._hookf)
+            self._tracker.alarm = alarm
         try:
             timed_out, err_line, status, payload = self._invoke(fn, arg, source, deadline)
         except _lupa.LuaMemoryError as exc:  # at the cap while leaving the protected call
@@ -667,11 +978,19 @@ class LuaVM:
         except _lupa.LuaError as exc:  # pragma: no cover - errors are caught inside Lua
             raise LuaRuntimeError(str(exc).split("\n", 1)[0]) from exc
         finally:
+            if alarm is not None:
+                _WATCHDOG.disarm(alarm)
+                self._tracker.alarm = None
+                # The watchdog may have fired after the call's end: no hook between calls.
+                _LUA_API.lua_sethook(self._state, None, 0, 0)
             self._gate.disarm()
         if timed_out:
             raise LuaTimeout(f"lua code exceeded the time limit of {limit:g} s", err_line)
         if status == "ok":
-            return _from_lua(payload)
+            try:
+                return _from_lua(payload)
+            except _KeyClash as exc:
+                raise LuaRuntimeError(str(exc), None) from None
         if isinstance(payload, str) and payload == _MEMORY_MESSAGE:
             raise LuaMemoryError(self._memory_message(), err_line)
         if status == "export":

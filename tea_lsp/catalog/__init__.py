@@ -28,6 +28,30 @@ _ENGINE_WORDS = {PYTHON: "Python", RUST: "Rust"}
 
 
 @dataclass(frozen=True, slots=True)
+class ArgumentSchema:
+    """An action's ``with:`` schema (a JSON object schema), read the same way everywhere: by the
+    checker, the runner's registry and the editor's completion and hover."""
+
+    name: str
+    schema: Mapping[str, Any]
+
+    @property
+    def properties(self) -> Mapping[str, Any]:
+        props = self.schema.get("properties", {})
+        return props if isinstance(props, Mapping) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.schema.get("required", [])
+        return [str(r) for r in req] if isinstance(req, list) else []
+
+    @property
+    def open_arguments(self) -> bool:
+        """True when the schema accepts arguments it does not list."""
+        return self.schema.get("additionalProperties", True) is not False
+
+
+@dataclass(frozen=True, slots=True)
 class ActionEntry:
     """One action name: who provides it, its ``with:`` schema (if known), and the arguments
     whose value names a node (``node_arguments``) or another action (``action_arguments``)."""

@@ -10,10 +10,15 @@ type-checked) — where the catalogue or the plugin gives a schema.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from tea_lsp.catalog import Catalog, catalog, plugin_actions, test_actions_enabled
+from tea_lsp.catalog import (
+    ArgumentSchema,
+    Catalog,
+    catalog,
+    plugin_actions,
+    test_actions_enabled,
+)
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.schema import WITH_SYNONYMS
 from tea_lsp.checks.schema_fast import Predicate, compile_schema
@@ -47,28 +52,6 @@ def _rename(span: Span, old: str, candidates: Iterable[str], lines: LineIndex) -
     return Fix(f"Replace '{old}' with '{best}'", (TextEdit(span, f"{quote}{best}{quote}"),))
 
 
-@dataclass(frozen=True, slots=True)
-class _Schema:
-    """An action's name and ``with:`` schema, wherever it comes from."""
-
-    name: str
-    schema: Mapping[str, Any]
-
-    @property
-    def properties(self) -> Mapping[str, Any]:
-        props = self.schema.get("properties", {})
-        return props if isinstance(props, Mapping) else {}
-
-    @property
-    def required(self) -> list[str]:
-        req = self.schema.get("required", [])
-        return [str(r) for r in req] if isinstance(req, list) else []
-
-    @property
-    def open_arguments(self) -> bool:
-        return self.schema.get("additionalProperties", True) is not False
-
-
 def _has_template(node: YNode) -> bool:
     if isinstance(node, YScalar):
         return isinstance(node.value, str) and ("{{" in node.value or "{%" in node.value)
@@ -88,7 +71,7 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check_with(ctx: CheckContext, node: Node, spec: _Schema) -> None:
+def _check_with(ctx: CheckContext, node: Node, spec: ArgumentSchema) -> None:
     props = spec.properties
     given: set[str] = set()
     if node.with_args is not None:
@@ -142,7 +125,7 @@ def _fast_validator(schema: Mapping[str, Any]) -> Predicate | None:
 
 
 def _check_type(
-    ctx: CheckContext, spec: _Schema, key: str, key_node: YNode, value: YNode, schema: Any
+    ctx: CheckContext, spec: ArgumentSchema, key: str, key_node: YNode, value: YNode, schema: Any
 ) -> None:
     if not isinstance(schema, Mapping):
         return
@@ -238,7 +221,7 @@ def check(ctx: CheckContext) -> None:
         if name in plugins:
             schema = plugins[name]
             if schema is not None:
-                _check_with(ctx, node, _Schema(name, schema))
+                _check_with(ctx, node, ArgumentSchema(name, schema))
             continue
         entry = cat.get(name)
         if entry is None or (entry.test_only and not test_actions):
@@ -258,6 +241,6 @@ def check(ctx: CheckContext) -> None:
                 f"({entry.providers_text()})",
             )
         if entry.schema is not None:
-            _check_with(ctx, node, _Schema(name, entry.schema))
+            _check_with(ctx, node, ArgumentSchema(name, entry.schema))
         if entry.action_arguments and node.with_args is not None:
             _check_action_arguments(ctx, node, entry.action_arguments, cat)

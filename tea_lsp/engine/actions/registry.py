@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import jsonschema
 
 from tea_lsp.catalog import TEST_ACTIONS_ENV as TEST_ACTIONS_ENV
-from tea_lsp.catalog import catalog
+from tea_lsp.catalog import ArgumentSchema, catalog
 from tea_lsp.catalog import test_actions_enabled as _test_actions_enabled
 from tea_lsp.catalog.plugins import ENTRY_POINT_GROUP as ENTRY_POINT_GROUP
 
@@ -136,19 +136,21 @@ class ActionSpec:
     summary: str = ""
 
     @property
+    def arguments(self) -> ArgumentSchema:
+        return ArgumentSchema(self.name, self.schema)
+
+    @property
     def properties(self) -> Mapping[str, Any]:
-        props = self.schema.get("properties", {})
-        return props if isinstance(props, Mapping) else {}
+        return self.arguments.properties
 
     @property
     def required(self) -> list[str]:
-        req = self.schema.get("required", [])
-        return [str(r) for r in req] if isinstance(req, list) else []
+        return self.arguments.required
 
     @property
     def open_arguments(self) -> bool:
         """True when the schema accepts arguments it does not list."""
-        return self.schema.get("additionalProperties", True) is not False
+        return self.arguments.open_arguments
 
     def validate(self, args: Mapping[str, Any]) -> str | None:
         """``None`` when ``args`` fit the schema, else a message naming the first problem."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from tea_lsp.catalog import catalog
+from tea_lsp.catalog import ArgumentSchema, catalog
 from tea_lsp.engine.actions import default_registry
 from tea_lsp.lsp import convert, outline, schema_nav
 from tea_lsp.lsp.convert import Lines
@@ -90,8 +90,7 @@ def action_items() -> list[Item]:
     for entry in catalog():
         if entry.name in seen or entry.test_only:
             continue
-        props = entry.schema.get("properties", {}) if entry.schema else {}
-        args = ", ".join(props) if isinstance(props, Mapping) else ""
+        args = ", ".join(ArgumentSchema(entry.name, entry.schema or {}).properties)
         doc = f"`{entry.name}`({args})\n\n" if args else ""
         out.append(
             Item(
@@ -150,13 +149,8 @@ def _arguments(uses: str) -> tuple[Mapping[str, Any], set[str]] | None:
     entry = catalog().get(uses)
     if entry is None or not entry.schema:
         return None
-    props = entry.schema.get("properties", {})
-    required = entry.schema.get("required", [])
-    if not isinstance(props, Mapping):
-        return None
-    return props, {r for r in required if isinstance(r, str)} if isinstance(
-        required, list
-    ) else set()
+    args = ArgumentSchema(uses, entry.schema)
+    return args.properties, set(args.required)
 
 
 def with_items(uses: str, present: Mapping[str, str]) -> list[Item]:

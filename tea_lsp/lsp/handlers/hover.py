@@ -10,7 +10,7 @@ from lsprotocol import types
 
 from tea_lsp import codes
 from tea_lsp.analysis import Analysis
-from tea_lsp.catalog import catalog
+from tea_lsp.catalog import ArgumentSchema, catalog
 from tea_lsp.diagnostics import Span
 from tea_lsp.engine.actions import default_registry
 from tea_lsp.lsp import convert, outline, schema_nav
@@ -70,13 +70,11 @@ def _action_doc(name: str) -> tuple[str, Mapping[str, Any], set[str], str] | Non
     entry = catalog().get(name)
     if entry is None:
         return None
-    schema = entry.schema or {}
-    props = schema.get("properties", {})
-    required = schema.get("required", [])
+    args = ArgumentSchema(name, entry.schema or {})
     return (
         entry.summary,
-        props if isinstance(props, Mapping) else {},
-        {r for r in required if isinstance(r, str)} if isinstance(required, list) else set(),
+        args.properties,
+        set(args.required),
         f"Not run by the tea-lsp runner: {entry.providers_text()}.",
     )
 

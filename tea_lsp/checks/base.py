@@ -9,7 +9,7 @@ from typing import Any
 from tea_lsp import codes
 from tea_lsp.config import Config
 from tea_lsp.diagnostics import Diagnostic, Fix, Related, Severity, Span
-from tea_lsp.model.workflow import Workflow
+from tea_lsp.model.workflow import Snippet, Workflow
 from tea_lsp.syntax.text import LineIndex
 from tea_lsp.syntax.yaml_tree import YamlDocument
 
@@ -41,3 +41,20 @@ class CheckContext:
 
 
 Check = Callable[[CheckContext], None]
+
+
+def report_too_big(ctx: CheckContext, snippet: Snippet, language: str) -> None:
+    """TEA308 on the first line of a ``language`` snippet over the checking limit."""
+    size = len(snippet.text.encode("utf-8", "replace"))
+    span = snippet.scalar.span
+    first = Span(
+        span.start_line, span.start_col, span.start_line, ctx.lines.line_length(span.start_line)
+    )
+    if first.end_col <= first.start_col:
+        first = Span(first.start_line, first.start_col, first.start_line, first.start_col + 1)
+    ctx.report(
+        "TEA308",
+        first,
+        f"{language} snippet is {size} bytes, over the checking limit of "
+        f"{ctx.config.max_snippet_bytes} bytes; it was not checked",
+    )

@@ -197,7 +197,7 @@ def _check_state_read(
                 "not a fan-in",
             )
         return
-    extra = frozenset(_dynamic_parallel_vars(e))
+    extra = e.node.item_names()
     if a.field in extra:
         return
     # Flow-aware, the same policy as templates (TEA404): keys set on every path before this
@@ -206,16 +206,6 @@ def _check_state_read(
     if message is None:
         return
     ctx.report("TEA305", field_span(e, a.line, a.col, a.name, a.field), message)
-
-
-def _dynamic_parallel_vars(e: LuaEntry) -> set[str]:
-    out: set[str] = set()
-    cur = e.node.parent
-    while cur is not None:
-        if cur.type == "dynamic_parallel":
-            out.update((cur.item_var, cur.index_var))
-        cur = cur.parent
-    return out
 
 
 def _check_variable_read(ctx: CheckContext, e: LuaEntry, a: GlobalAccess) -> None:

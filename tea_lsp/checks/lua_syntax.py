@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 
-from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.base import CheckContext, report_too_big
 from tea_lsp.checks.lua_common import LuaEntry, lua_entries
 from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.langs.lua import LuaSyntaxError, compile_check
@@ -45,7 +45,7 @@ _PYTHONIC = (
 def check(ctx: CheckContext) -> None:
     for entry in lua_entries(ctx):
         if entry.too_big:
-            _too_big(ctx, entry)
+            report_too_big(ctx, entry.snippet, "lua")
             continue
         if entry.compiles:
             continue
@@ -59,22 +59,6 @@ def check(ctx: CheckContext) -> None:
         ctx.report("TEA301", _error_span(entry, err), message)
         if entry.node.language_explicit and _parses_as_python(entry.snippet.text):
             _python_hint(ctx, entry)
-
-
-def _too_big(ctx: CheckContext, entry: LuaEntry) -> None:
-    size = len(entry.snippet.text.encode("utf-8", "replace"))
-    span = entry.snippet.scalar.span
-    first = Span(
-        span.start_line, span.start_col, span.start_line, ctx.lines.line_length(span.start_line)
-    )
-    if first.end_col <= first.start_col:
-        first = Span(first.start_line, first.start_col, first.start_line, first.start_col + 1)
-    ctx.report(
-        "TEA308",
-        first,
-        f"lua snippet is {size} bytes, over the checking limit of "
-        f"{ctx.config.max_snippet_bytes} bytes; it was not checked",
-    )
 
 
 def _error_span(entry: LuaEntry, err: LuaSyntaxError) -> Span:

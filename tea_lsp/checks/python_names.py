@@ -86,7 +86,7 @@ def _keys(ctx: CheckContext, e: PyEntry, provided: frozenset[str]) -> None:
     assert facts is not None
     if facts.state_rebound:
         return
-    extra = _dynamic_parallel_vars(e)
+    extra = e.node.item_names()
     for read in facts.key_reads:
         if read.key in provided or read.key in extra:
             continue
@@ -124,13 +124,3 @@ def _lost(ctx: CheckContext, e: PyEntry) -> None:
         f"as a function, so {names} {'is' if len(lost.names) == 1 else 'are'} not merged into "
         "the state; return a dict of updates (or avoid the word)",
     )
-
-
-def _dynamic_parallel_vars(e: PyEntry) -> set[str]:
-    out: set[str] = set()
-    cur = e.node.parent
-    while cur is not None:
-        if cur.type == "dynamic_parallel":
-            out.update((cur.item_var, cur.index_var))
-        cur = cur.parent
-    return out

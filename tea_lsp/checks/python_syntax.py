@@ -8,7 +8,7 @@ value for folded, quoted multi-line or escaped scalars.
 
 from __future__ import annotations
 
-from tea_lsp.checks.base import CheckContext
+from tea_lsp.checks.base import CheckContext, report_too_big
 from tea_lsp.checks.python_common import PyEntry, python_entries
 from tea_lsp.diagnostics import Span
 from tea_lsp.langs.python.check import PySyntaxError, python_syntax_error
@@ -17,7 +17,7 @@ from tea_lsp.langs.python.check import PySyntaxError, python_syntax_error
 def check(ctx: CheckContext) -> None:
     for entry in python_entries(ctx):
         if entry.too_big:
-            _too_big(ctx, entry)
+            report_too_big(ctx, entry.snippet, "python")
             continue
         if entry.facts is not None:
             continue
@@ -37,19 +37,3 @@ def _span(entry: PyEntry, err: PySyntaxError) -> Span:
         return entry.smap.line_span(err.line - 1, text)
     end = err.end_col if err.end_col is not None else err.col + 1
     return entry.span(err.line, err.col, end)
-
-
-def _too_big(ctx: CheckContext, entry: PyEntry) -> None:
-    size = len(entry.snippet.text.encode("utf-8", "replace"))
-    span = entry.snippet.scalar.span
-    first = Span(
-        span.start_line, span.start_col, span.start_line, ctx.lines.line_length(span.start_line)
-    )
-    if first.end_col <= first.start_col:
-        first = Span(first.start_line, first.start_col, first.start_line, first.start_col + 1)
-    ctx.report(
-        "TEA308",
-        first,
-        f"python snippet is {size} bytes, over the checking limit of "
-        f"{ctx.config.max_snippet_bytes} bytes; it was not checked",
-    )

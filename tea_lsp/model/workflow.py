@@ -94,6 +94,17 @@ class Node:
             node = node.parent
         return node
 
+    def item_names(self) -> frozenset[str]:
+        """The ``item_var`` / ``index_var`` of every ``dynamic_parallel`` node this sub-node
+        runs inside (the names its code and templates see as state keys)."""
+        out: set[str] = set()
+        cur = self.parent
+        while cur is not None:
+            if cur.type == "dynamic_parallel":
+                out.update((cur.item_var, cur.index_var))
+            cur = cur.parent
+        return frozenset(out)
+
     def walk(self) -> list[Node]:
         """This node and all its sub-nodes (steps, loop bodies)."""
         out = [self]

@@ -138,8 +138,13 @@ end
 
 -- ---- the result window
 
-local function result_buffer(source)
-  local name = 'tea-run://' .. vim.api.nvim_buf_get_name(source)
+--- The scratch buffer `scheme://<source file>` (created once, then reused).
+---@param source integer
+---@param scheme string
+---@param filetype string
+---@return integer
+local function scratch_buffer(source, scheme, filetype)
+  local name = scheme .. '://' .. vim.api.nvim_buf_get_name(source)
   local buf = vim.fn.bufnr(name)
   if buf == -1 or not vim.api.nvim_buf_is_valid(buf) then
     buf = vim.api.nvim_create_buf(false, true)
@@ -147,7 +152,7 @@ local function result_buffer(source)
     vim.bo[buf].buftype = 'nofile'
     vim.bo[buf].bufhidden = 'hide'
     vim.bo[buf].swapfile = false
-    vim.bo[buf].filetype = 'json'
+    vim.bo[buf].filetype = filetype
   end
   return buf
 end
@@ -157,7 +162,7 @@ end
 ---@param result table
 ---@return integer bufnr of the result buffer
 function M.show_result(source, result)
-  local buf = result_buffer(source)
+  local buf = scratch_buffer(source, 'tea-run', 'json')
   vim.bo[buf].modifiable = true
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, M.format_result(result))
   vim.bo[buf].modifiable = false
@@ -387,26 +392,12 @@ function M.dot_program()
   return vim.fn.executable(dot) == 1 and dot or nil
 end
 
-local function graph_buffer(source)
-  local name = 'tea-graph://' .. vim.api.nvim_buf_get_name(source)
-  local buf = vim.fn.bufnr(name)
-  if buf == -1 or not vim.api.nvim_buf_is_valid(buf) then
-    buf = vim.api.nvim_create_buf(false, true)
-    vim.api.nvim_buf_set_name(buf, name)
-    vim.bo[buf].buftype = 'nofile'
-    vim.bo[buf].bufhidden = 'hide'
-    vim.bo[buf].swapfile = false
-    vim.bo[buf].filetype = 'mermaid'
-  end
-  return buf
-end
-
 --- Shows Mermaid text in a scratch split beside the source window (reused).
 ---@param source integer
 ---@param mermaid string
 ---@return integer bufnr of the scratch buffer
 function M.show_mermaid(source, mermaid)
-  local buf = graph_buffer(source)
+  local buf = scratch_buffer(source, 'tea-graph', 'mermaid')
   vim.bo[buf].modifiable = true
   local lines = vim.split(mermaid, '\n', { plain = true, trimempty = true })
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)

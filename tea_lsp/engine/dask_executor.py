@@ -524,21 +524,9 @@ class DaskExecutor:
             self.client.cancel(futures)
 
     def _stop_all(self, d: _Dispatch, remotes: dict[int, _Remote]) -> None:
-        reason = d.stop_reason()
         self._stop_remote(list(remotes.values()), wait=True)
         remotes.clear()
-        for i, r in list(d.running.items()):
-            branch = d.job.tasks[i].branch
-            d.finish(
-                d.synthetic(
-                    i,
-                    "Cancelled",
-                    f"branch '{branch}' was cancelled: {reason}",
-                    cancelled=True,
-                    started=r.started or r.dispatched,
-                    node=r.node,
-                )
-            )
+        d.cancel_running(lambda r: None)  # the remote branches were stopped above
 
 
 def plan_actions(plan: Plan) -> set[str]:

@@ -192,6 +192,23 @@ class _Dispatch:
                 )
             )
 
+    def cancel_running(self, stop: Callable[[_Running], None]) -> None:
+        """Stop every running branch with ``stop`` and report it cancelled."""
+        reason = self.stop_reason()
+        for i, r in list(self.running.items()):
+            stop(r)
+            branch = self.job.tasks[i].branch
+            self.finish(
+                self.synthetic(
+                    i,
+                    "Cancelled",
+                    f"branch '{branch}' was cancelled: {reason}",
+                    cancelled=True,
+                    started=r.started or r.dispatched,
+                    node=r.node,
+                )
+            )
+
     def report(self) -> FanOutReport:
         outs = [o for o in self.outcomes if o is not None]
         assert len(outs) == len(self.outcomes)
@@ -588,15 +605,9 @@ class ProcessPool:
     # ---- worker management
 
     def _acquire(self) -> _Worker:
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the process pool was shut down")
-            while self._idle:
-                w = self._idle.pop()
-                if w.alive():
-                    self._busy.add(w)
-                    return w
-                w.stop(kill=True)
+        idle = self._take_idle()
+        if idle is not None:
+            return idle
         w = _Worker(self._ctx)
         with self._lock:
             closed = self._closed
@@ -872,20 +883,7 @@ class ProcessPool:
         _finish_overdue(d, lambda r: self._discard(r.handle), "the worker", "killed")
 
     def _stop_all(self, d: _Dispatch) -> None:
-        reason = d.stop_reason()
-        for i, r in list(d.running.items()):
-            self._discard(r.handle)
-            branch = d.job.tasks[i].branch
-            d.finish(
-                d.synthetic(
-                    i,
-                    "Cancelled",
-                    f"branch '{branch}' was cancelled: {reason}",
-                    cancelled=True,
-                    started=r.started or r.dispatched,
-                    node=r.node,
-                )
-            )
+        d.cancel_running(lambda r: self._discard(r.handle))
 
 
 def _finish_overdue(d: _Dispatch, stop: Callable[[_Running], None], runner: str, fate: str) -> None:

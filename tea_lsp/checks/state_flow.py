@@ -30,6 +30,7 @@ from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.lua_common import lua_entries, lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
 from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
+from tea_lsp.langs.python.check import mask_jinja
 from tea_lsp.model.routing import successors
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
@@ -372,7 +373,6 @@ def _provides_from(code: str, facts: LuaFacts | None) -> frozenset[str] | None:
     return facts.return_keys | lua_returned_keys(code)
 
 
-_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 _STATE_WRITERS = frozenset({"update", "setdefault", "__setitem__"})
 _DYNAMIC = frozenset({"exec", "eval", "globals", "locals", "vars", "setattr"})
 
@@ -388,9 +388,10 @@ def _python_provides(code: str) -> frozenset[str] | None:
     Read: dict literals it returns, ``state['k'] = ...``, ``state.update({...})`` /
     ``state.update(k=...)``, ``state.setdefault('k', ...)``. Unknown: another returned value,
     computed keys, ``**``, ``state`` used as a whole (passed, aliased), ``exec``/``eval``.
-    ``{{ }}``/``{% %}`` are masked first (TEA renders the code before running it).
+    Templates are masked first, as the Python checks do (TEA renders the code before running
+    it).
     """
-    masked = _JINJA.sub(lambda m: "None" + "\n" * m.group(0).count("\n"), code)
+    masked = mask_jinja(code)
     try:
         tree = ast.parse(masked)
     except (SyntaxError, ValueError, RecursionError):

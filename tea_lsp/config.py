@@ -10,7 +10,6 @@ The language server reads the same files, then its ``tea.*`` settings.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -303,6 +302,10 @@ def read_config_file(path: Path) -> FileConfig | None:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{display_path(path)}: cannot read configuration: {exc}") from exc
+    if path.name == "pyproject.toml" and "tea-lsp" not in text:
+        return None  # no table of ours, whatever else it holds (and no TOML parser loaded)
+    import tomllib
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
@@ -14,6 +13,8 @@ def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
     lowered = {c.lower(): c for c in pool}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    import difflib  # on first use: most runs suggest nothing
+
     match = difflib.get_close_matches(name, pool, n=1, cutoff=cutoff)
     return match[0] if match else None
 

@@ -39,6 +39,6 @@ def test_light_commands_import_nothing_heavy(argv: list[str]) -> None:
 
 
 def test_check_of_one_file_imports_neither_rich_nor_the_server() -> None:
-    got = loaded("check", "--no-config", "examples/parallel_pipeline.tea.yaml")
+    got = loaded("check", "--no-cache", "--no-config", "examples/parallel_pipeline.tea.yaml")
     assert "lupa" in got and "yaml" in got
     assert not {"rich", "pygls", "lsprotocol", "pathspec"} & set(got)

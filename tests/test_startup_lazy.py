@@ -30,7 +30,7 @@ def test_the_fast_schema_check_knows_every_keyword_jsonschema_enforces() -> None
 
 
 def test_check_of_a_clean_example_with_actions_does_not_import_jsonschema() -> None:
-    got = loaded("check", "--no-config", "examples/parallel_pipeline.tea.yaml")
+    got = loaded("check", "--no-cache", "--no-config", "examples/parallel_pipeline.tea.yaml")
     assert "jsonschema" not in got
     assert "yaml" in got and "lupa" in got
 
@@ -40,7 +40,7 @@ def test_check_of_a_clean_lua_only_file_imports_neither_jsonschema_nor_jinja2(
 ) -> None:
     path = tmp_path / "lua_only.yaml"
     path.write_text(LUA_ONLY)
-    got = loaded("check", "--no-config", str(path))
+    got = loaded("check", "--no-cache", "--no-config", str(path))
     assert "jsonschema" not in got and "jinja2" not in got
     assert "lupa" in got
 
@@ -51,7 +51,7 @@ def test_a_template_still_gets_the_template_checks(tmp_path: Path) -> None:
         LUA_ONLY + "  - name: show\n    uses: json.parse\n    with:\n"
         '      text: "{{ state.totl }}"\n    output: parsed\n'
     )
-    got = loaded("check", "--no-config", str(path))
+    got = loaded("check", "--no-cache", "--no-config", str(path))
     assert "jinja2" in got
     r = subprocess.run(
         [sys.executable, "-m", "tea_lsp", "check", "--no-config", str(path)],
@@ -70,7 +70,7 @@ def test_a_template_still_gets_the_template_checks(tmp_path: Path) -> None:
 def test_check_of_an_invalid_file_still_uses_jsonschema(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(LUA_ONLY.replace("name: add", "name: add\n    bogus_key: 1"))
-    got = loaded("check", "--no-config", str(path))
+    got = loaded("check", "--no-cache", "--no-config", str(path))
     assert "jsonschema" in got
 
 

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from tea_lsp.catalog.plugins import PluginActions, plugin_actions
@@ -141,6 +140,8 @@ def parse_catalog(data: Mapping[str, Any]) -> Catalog:
 @cache
 def catalog() -> Catalog:
     """The shipped catalogue (cached per process; callers must not mutate it)."""
+    from importlib import resources  # on first use: the cache's fast path needs no catalogue
+
     text = resources.files("tea_lsp.catalog").joinpath("actions.json").read_text("utf-8")
     return parse_catalog(json.loads(text))
 

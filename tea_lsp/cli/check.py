@@ -30,6 +30,7 @@ from tea_lsp.syntax.text import LineIndex
 
 if TYPE_CHECKING:
     from tea_lsp.analysis import Analysis
+    from tea_lsp.cli.cache import ResultCache
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 _PARALLEL_MIN_FILES = 16
@@ -100,6 +101,15 @@ def add_check_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--fix", action="store_true", help="apply the safe fixes and write the files")
     p.add_argument(
         "--diff", action="store_true", help="print the safe fixes as a diff; change nothing"
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="analyse every file, reading and writing no cached result",
+    )
+    p.add_argument(
+        "--cache-dir",
+        help="where results are cached (default: $TEA_LSP_CACHE_DIR or ./.tea-lsp-cache)",
     )
     p.add_argument("--color", choices=["auto", "always", "never"], default="auto")
     p.add_argument("-j", "--jobs", type=int, default=0, help="worker processes (0: one per core)")
@@ -209,7 +219,11 @@ def _decode(data: bytes) -> tuple[str | None, Diagnostic | None]:
 
 
 def check_one(
-    path: str, explicit: bool, config: Config, text: str | None = None
+    path: str,
+    explicit: bool,
+    config: Config,
+    text: str | None = None,
+    cache: ResultCache | None = None,
 ) -> FileResult | None:
     """Analyse one file; ``None`` for a non-workflow YAML file found in a directory."""
     if text is None:
@@ -228,7 +242,17 @@ def check_one(
             return FileResult(path, [problem], None) if explicit or b"nodes" in data else None
         assert decoded is not None
         text = decoded
+    key = ""
+    if cache is not None:
+        key = cache.key(f"{int(explicit)}{path}", text, config)
+        hit = cache.get(key)
+        if isinstance(hit, list):
+            return FileResult(path, hit, LineIndex(text))
+        if hit:
+            return None  # remembered as not a workflow
     if not explicit and not is_workflow_text(text):
+        if cache is not None:
+            cache.put(key, None)
         return None
     try:
         analysis = analyze(text, path, config)
@@ -240,11 +264,14 @@ def check_one(
             Span(0, 0, 0, 0),
         )
         return FileResult(path, [diag], None)
+    if cache is not None:
+        cache.put(key, analysis.diagnostics)
     return FileResult(path, analysis.diagnostics, analysis.lines)
 
 
-def _check_job(job: tuple[str, bool, Config]) -> FileResult | None:
-    return check_one(*job)
+def _check_job(job: tuple[str, bool, Config, ResultCache | None]) -> FileResult | None:
+    path, explicit, config, cache = job
+    return check_one(path, explicit, config, cache=cache)
 
 
 class _Overrides:
@@ -282,8 +309,10 @@ def make_finder(args: argparse.Namespace) -> ConfigFinder:
     return ConfigFinder(disabled=args.no_config)
 
 
-def run_checks(jobs: list[tuple[str, bool, Config]], workers: int) -> list[FileResult]:
-    files = [j for j in jobs if j[0] != "-"]
+def run_checks(
+    jobs: list[tuple[str, bool, Config]], workers: int, cache: ResultCache | None = None
+) -> list[FileResult]:
+    files = [(p, e, c, cache) for p, e, c in jobs if p != "-"]
     out: list[FileResult | None]
     if workers > 1 and len(files) >= _PARALLEL_MIN_FILES:
         from concurrent.futures import ProcessPoolExecutor
@@ -294,7 +323,7 @@ def run_checks(jobs: list[tuple[str, bool, Config]], workers: int) -> list[FileR
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             out = list(pool.map(_check_job, files, chunksize=chunks))
     else:
-        out = [check_one(p, e, c) for p, e, c in files]
+        out = [_check_job(job) for job in files]
     return [r for r in out if r is not None]
 
 
@@ -320,6 +349,11 @@ def check_command(args: argparse.Namespace) -> int:
         print(f"tea-lsp: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     workers = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
+    cache = None
+    if not args.no_cache:
+        from tea_lsp.cli.cache import ResultCache
+
+        cache = ResultCache.open(args.cache_dir)
     results: list[FileResult] = []
     stdin_text: str | None = None
     for p, _, cfg in jobs:
@@ -332,10 +366,10 @@ def check_command(args: argparse.Namespace) -> int:
             results.append(FileResult(name, [problem], None))
         else:
             stdin_text = text
-            r = check_one(name, True, cfg, text)
+            r = check_one(name, True, cfg, text, cache)
             if r is not None:
                 results.append(r)
-    results.extend(run_checks(jobs, workers))
+    results.extend(run_checks(jobs, workers, cache))
     if args.fix or args.diff:
         from tea_lsp.cli.fix import fix_results
 

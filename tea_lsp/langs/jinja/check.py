@@ -48,7 +48,7 @@ class TemplateProblem:
     col: int | None
     end_col: int | None
     name: str | None = None
-    suggestion: str | None = None  # the did-you-mean of an unknown filter or test
+    suggestion: str | None = None  # the did-you-mean of an unknown filter, test or name
 
 
 # --------------------------------------------------------------------------- analysis
@@ -635,10 +635,12 @@ def check_template(
         if occ.name in known or (occ.name, occ.line, occ.col) in seen:
             continue
         seen.add((occ.name, occ.line, occ.col))
+        best: str | None = None
         if occ.name in _CONTEXT_HINTS:
             hint = "; " + _CONTEXT_HINTS[occ.name]
         elif state_known is not None and occ.name in state_known and "state" in known_names:
-            hint = f"; did you mean 'state.{occ.name}'?"
+            best = f"state.{occ.name}"
+            hint = f"; did you mean '{best}'?"
         else:
             best = suggest(occ.name, sorted(known | result.local_names), cutoff=0.7)
             hint = f"; did you mean '{best}'?" if best else ""
@@ -650,6 +652,7 @@ def check_template(
                 occ.col,
                 occ.end_col,
                 occ.name,
+                best,
             )
         )
     if state_known is not None and "state" in known_names:

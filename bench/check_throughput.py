@@ -45,12 +45,22 @@ def main() -> int:
             p = Path(tmp) / f"wf_{i:03d}.tea.yaml"
             p.write_text(realistic_workflow(i), encoding="utf-8")
             files.append(str(p))
-        tea = [str(BIN / "tea-lsp"), "check", "--no-config", "--format", "json", tmp]
+        tea = [str(BIN / "tea-lsp"), "check", "--no-cache", "--no-config", "--format", "json", tmp]
         cjs = [str(BIN / "check-jsonschema"), "--schemafile", "schemas/workflow.schema.json"]
         t_tea, rc_tea = _time(tea, args.repeat)
         t_cjs, rc_cjs = _time(cjs + files, args.repeat)
         t_one, _ = _time(
-            [str(BIN / "tea-lsp"), "check", "--no-config", "--format", "json", "-j", "1", tmp],
+            [
+                str(BIN / "tea-lsp"),
+                "check",
+                "--no-cache",
+                "--no-config",
+                "--format",
+                "json",
+                "-j",
+                "1",
+                tmp,
+            ],
             args.repeat,
         )
     n = args.files

@@ -229,3 +229,16 @@ def test_an_old_installations_folders_are_pruned(work: Path) -> None:
     left = sorted(p.name for p in cache.iterdir() if p.is_dir())
     assert len(left) == 4  # this installation's and the three used last
     assert [f"{i:016x}" for i in (2, 3, 4)] == [n for n in left if n in {d.name for d in old}]
+
+
+@pytest.mark.timeout(120)
+def test_a_directory_checked_by_worker_processes_fills_and_uses_the_cache(work: Path) -> None:
+    for i in range(20):  # enough files for the process pool
+        (work / f"wf_{i:02}.yaml").write_text(TYPO.replace("cached", f"cached-{i}"))
+    first = tea(work, "-j", "2", ".")
+    assert first.returncode == 1
+    assert first.stdout.splitlines()[-2] == "Found 21 errors in 21 files."
+    assert len(entries(work / ".tea-lsp-cache")) == 21
+    second = tea(work, "-j", "2", ".")
+    assert (second.returncode, second.stdout) == (1, first.stdout)
+    assert len(entries(work / ".tea-lsp-cache")) == 21

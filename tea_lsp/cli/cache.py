@@ -144,7 +144,9 @@ class ResultCache:
         if plugins_present():
             return None
         where = cache_dir or os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR
-        return cls(Path(where))
+        cache = cls(Path(where))
+        cache.folder  # noqa: B018 - the fingerprint, once: worker processes receive it
+        return cache
 
     @property
     def folder(self) -> Path:

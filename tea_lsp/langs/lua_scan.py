@@ -29,26 +29,33 @@ KEYWORDS = frozenset(
 # Token kinds.
 NAME, KEYWORD, NUMBER, STRING, OP, EOF = "name", "kw", "num", "str", "op", "eof"
 
-# One match per token, with the blanks before it: ``findall`` gives (blanks, name, number,
-# comment, <level>, string, <level>, operator, bad) and a Python loop only classifies. The
-# alternatives are tried in Lua's order where they overlap (a comment before '-', a long string
-# before '[', a number before '.'); ``bad`` is any other character: the lexer stops there.
+_NAME = r"[A-Za-z_][A-Za-z_0-9]*"
+_NUMBER = (
+    r"0[xX](?:[0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?)(?:[pP][+-]?[0-9]+)?"
+    r"|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+)
+_SHORT_STRING = (
+    r'"(?:[^"\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*"'
+    r"|'(?:[^'\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*'"
+)
+_BLANKS = r"[ \t\r\n\f\v]"
+# Operators that no comment, string or number starts with, then the others ('-' '[' '.').
+_PLAIN_OP = r"::|<<|>>|//|==|~=|<=|>=|[+*/%^#&~|<>=(){}\];:,]"
+_OTHER_OP = r"\.\.\.|\.\.|[-.\[]"
+
+# Any code: one match per token, with the blanks before it; ``findall`` gives (blanks, name,
+# number, comment, <level>, string, <level>, operator, bad) and a Python loop classifies. The
+# alternatives are tried in Lua's order where they overlap (a comment before '-', a long
+# string before '[', a number before '.'); ``bad`` is any other character: lexing stops there.
 _TOKEN = re.compile(
-    r"""
-    ([ \t\r\n\f\v]*)
-    (?:
-      ([A-Za-z_][A-Za-z_0-9]*)
-    | (0[xX](?:[0-9a-fA-F]*(?:\.[0-9a-fA-F]*)?)(?:[pP][+-]?[0-9]+)?
-       |(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)
-    | (--\[(=*)\[.*?\]\5\]|--[^\r\n]*)
-    | (\[(=*)\[.*?\]\7\]
-       |"(?:[^"\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*"
-       |'(?:[^'\\\r\n]|\\z\s*|\\(?:\r\n|\n\r|.|\n|\r))*')
-    | (\.\.\.|\.\.|::|<<|>>|//|==|~=|<=|>=|[-+*/%^\#&~|<>=(){}\[\];:,.])
-    | ([^ \t\r\n\f\v])
-    )
-    """,
+    rf"""({_BLANKS}*)(?:({_NAME})|({_NUMBER})|(--\[(=*)\[.*?\]\5\]|--[^\r\n]*)
+    |(\[(=*)\[.*?\]\7\]|{_SHORT_STRING})|({_PLAIN_OP}|{_OTHER_OP})|([^ \t\r\n\f\v]))""",
     re.S | re.X,
+)
+# Code without "--", "[[" and "[=" has no comment and no long string: then ``split`` on one
+# group gives blanks and tokens alternately, all in C.
+_PLAIN_TOKEN = re.compile(
+    rf"({_NAME}|{_PLAIN_OP}|{_NUMBER}|{_SHORT_STRING}|{_OTHER_OP}|[^ \t\r\n\f\v])", re.S
 )
 _BREAK = re.compile(r"\r\n|\n\r|\n|\r")
 
@@ -107,15 +114,70 @@ class ParseError(Exception):
         self.token = token
 
 
-_Lexed = tuple[list[str], list[str], list[int]]  # texts, kinds, offsets (EOF included)
+BAD = "bad"  # (kind) a character no token starts with, or an unfinished string
+# The kind of a token text: operators and keywords by text, other tokens by first character.
+_KIND_OF_TEXT = {
+    **dict.fromkeys(KEYWORDS, KEYWORD),
+    **dict.fromkeys(("...", "..", "::", "<<", ">>", "//", "==", "~=", "<=", ">="), OP),
+    **dict.fromkeys("-+*/%^#&~|<>=(){}[];:,.", OP),
+    '"': BAD,
+    "'": BAD,
+}
+_KIND_OF_FIRST = {
+    **dict.fromkeys("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_", NAME),
+    **dict.fromkeys("0123456789.", NUMBER),
+    '"': STRING,
+    "'": STRING,
+}
+
+
+class _Offsets:
+    """Offsets of the tokens of :func:`_lex_plain`, summed from the pieces when asked for."""
+
+    __slots__ = ("_at", "_index", "_pieces")
+
+    def __init__(self, pieces: list[str]) -> None:
+        self._pieces = pieces  # blanks, token, blanks, ..., token, blanks
+        self._index = 0  # the last token asked for,
+        self._at = len(pieces[0])  # and its offset
+
+    def __getitem__(self, i: int) -> int:
+        if i < self._index:
+            self._index, self._at = 0, len(self._pieces[0])
+        at = self._at + sum(map(len, self._pieces[2 * self._index + 1 : 2 * i + 1]))
+        self._index, self._at = i, at
+        return at
+
+
+_Lexed = tuple[list[str], list[str], list[int] | _Offsets]  # texts, kinds, offsets
 
 
 def _lex(code: str) -> _Lexed:
-    """Parallel lists of the tokens' texts, kinds and offsets, ending with ``EOF``.
+    """The tokens' texts, kinds and offsets, ending with two ``EOF`` tokens (one to spare).
 
     Comments and blanks are dropped. Token texts identify keywords and operators on their own:
     a name is never a keyword, and strings, numbers and ``<eof>`` never spell an operator.
     """
+    if "--" not in code and "[[" not in code and "[=" not in code:
+        lexed = _lex_plain(code)
+        if lexed is not None:
+            return lexed
+    return _lex_any(code)
+
+
+def _lex_plain(code: str) -> _Lexed | None:
+    """:func:`_lex` for code without comments and long strings; ``None`` on a bad token."""
+    pieces = _PLAIN_TOKEN.split(code)
+    texts = pieces[1::2]
+    kinds = [_KIND_OF_TEXT.get(t) or _KIND_OF_FIRST.get(t[0], BAD) for t in texts]
+    if BAD in kinds:
+        return None
+    texts += ("<eof>", "<eof>")
+    kinds += (EOF, EOF)
+    return texts, kinds, _Offsets(pieces)
+
+
+def _lex_any(code: str) -> _Lexed:
     texts: list[str] = []
     kinds: list[str] = []
     offsets: list[int] = []
@@ -148,16 +210,16 @@ def _lex(code: str) -> _Lexed:
             raise LexError(pos)
         else:
             pos = start + len(comment)
-    text_add("<eof>")
-    kind_add(EOF)
-    offset_add(len(code))
+    texts += ("<eof>", "<eof>")
+    kinds += (EOF, EOF)
+    offsets += (len(code), len(code))
     return texts, kinds, offsets
 
 
 def tokenize(code: str) -> list[Token]:
     """Tokens of ``code`` (comments and blanks dropped), ending with an ``EOF`` token."""
     texts, kinds, offsets = _lex(code)
-    return list(map(Token, kinds, texts, offsets))
+    return [Token(kinds[i], texts[i], offsets[i]) for i in range(len(texts) - 1)]
 
 
 def string_value(literal: str) -> str | None:
@@ -233,18 +295,16 @@ class _Parser:
     )
 
     def __init__(self, lexed: _Lexed) -> None:
-        texts, kinds, offsets = lexed
-        # One more EOF, so that looking one token past the end needs no bounds check.
-        self.texts = [*texts, texts[-1]]
-        self.kinds = [*kinds, kinds[-1]]
-        self.offsets = [*offsets, offsets[-1]]
+        # Two EOF tokens end the lists: looking one token past the end needs no bounds check.
+        texts, self.kinds, self.offsets = lexed
+        self.texts = texts
         self.i = 0
         self.t = texts[0]
         self.scopes: list[set[str]] = [set()]
         self.visible: dict[str, int] = {}  # local name -> how many open scopes declare it
         self.env_locals = 0  # how many scopes declare a local '_ENV'
         self.fdepth = 0
-        self.accesses: list[Access] = []
+        self.accesses: list[tuple[int, str, str | None]] = []  # (token, kind, field)
         self.return_keys: set[str] = set()
         self.returns_opaque = False
 
@@ -301,7 +361,7 @@ class _Parser:
         return self.env_locals == 0 and name not in self.visible and name != "_ENV"
 
     def record(self, i: int, kind: str, field: str | None) -> None:
-        self.accesses.append((self.texts[i], self.offsets[i], kind, field))
+        self.accesses.append((i, kind, field))
 
     # -- chunk
     def chunk(self) -> None:
@@ -656,16 +716,18 @@ class _Parser:
 
 def scan_accesses(code: str) -> tuple[list[Access], frozenset[str], bool]:
     """:func:`scan` as plain tuples: ``(accesses in source order, return keys, opaque)``."""
-    parser = _Parser(_lex(code))
+    texts, _kinds, offsets = lexed = _lex(code)
+    parser = _Parser(lexed)
     parser.chunk()
-    accesses = parser.accesses
-    if len(accesses) > 1:
-        accesses.sort(key=_offset)
+    recorded = parser.accesses
+    if len(recorded) > 1:
+        recorded.sort(key=_first)  # by token: offsets grow with it
+    accesses = [(texts[i], offsets[i], kind, field) for i, kind, field in recorded]
     return accesses, frozenset(parser.return_keys), parser.returns_opaque
 
 
-def _offset(access: Access) -> int:
-    return access[1]
+def _first(item: tuple[int, str, str | None]) -> int:
+    return item[0]
 
 
 def scan(code: str) -> ScanResult:

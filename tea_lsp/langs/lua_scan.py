@@ -87,6 +87,7 @@ _UNARY = frozenset(("not", "-", "#", "~"))
 _UNARY_PRIORITY = 12
 _BLOCK_END = frozenset(("end", "else", "elseif", "until", "<eof>"))
 _SIMPLE = frozenset(("nil", "true", "false", "..."))
+_ATOM = frozenset((NUMBER, STRING))
 _NEWLINES = ("\r\n", "\n\r", "\n", "\r")
 
 
@@ -564,23 +565,29 @@ class _Parser:
     def expr(self, limit: int = 0) -> _TABLE_KEYS | None:
         """Parse an expression; returns the keys when it is exactly a table constructor."""
         keys: _TABLE_KEYS | None = None
-        if self.t in _UNARY:
+        i = self.i
+        t = self.t
+        if t in _UNARY:
             self.advance()
             self.expr(_UNARY_PRIORITY)
+        elif self.kinds[i] in _ATOM or t in _SIMPLE:  # simpleexp() of a literal, inline
+            self.i = i + 1
+            self.t = self.texts[i + 1]
         else:
             keys = self.simpleexp()
         while True:
             pri = _BINARY.get(self.t)
             if pri is None or pri[0] <= limit:
                 return keys
-            self.advance()
+            self.i += 1
+            self.t = self.texts[self.i]
             self.expr(pri[1])
             keys = None
 
     def simpleexp(self) -> _TABLE_KEYS | None:
         t = self.t
         kind = self.kinds[self.i]
-        if kind in (NUMBER, STRING) or t in _SIMPLE:
+        if kind in _ATOM or t in _SIMPLE:
             self.advance()
             return None
         if t == "function":
@@ -600,9 +607,10 @@ class _Parser:
         texts, kinds = self.texts, self.kinds
         head: int | None = None
         if kinds[i] == NAME:
-            self.advance()
-            if self.free(texts[i]):
-                head = i
+            self.i = i + 1
+            self.t = texts[i + 1]
+            if self.env_locals == 0 and texts[i] not in self.visible and texts[i] != "_ENV":
+                head = i  # a global: self.free(), inline
             last = "name"
         elif self.t == "(":
             self.advance()
@@ -616,10 +624,14 @@ class _Parser:
         while True:
             t = self.t
             if t == ".":
-                self.advance()
-                name = self.expect_name()
+                self.i = j = self.i + 1
+                self.t = texts[j]
+                if kinds[j] != NAME:
+                    raise ParseError(self.token(), "<name> expected")
+                self.i = j + 1
+                self.t = texts[j + 1]
                 if nsuffix == 0:
-                    field = texts[name]
+                    field = texts[j]
                 last = "field"
             elif t == "[":
                 self.advance()

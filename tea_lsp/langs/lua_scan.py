@@ -52,10 +52,11 @@ _TOKEN = re.compile(
     |(\[(=*)\[.*?\]\7\]|{_SHORT_STRING})|({_PLAIN_OP}|{_OTHER_OP})|([^ \t\r\n\f\v]))""",
     re.S | re.X,
 )
-# Code without "--", "[[" and "[=" has no comment and no long string: then ``split`` on one
-# group gives blanks and tokens alternately, all in C.
+# Code without "--[", "[[" and "[=" has no long string or comment: then ``split`` on one group
+# gives blanks and tokens (line comments included) alternately, all in C.
 _PLAIN_TOKEN = re.compile(
-    rf"({_NAME}|{_PLAIN_OP}|{_NUMBER}|{_SHORT_STRING}|{_OTHER_OP}|[^ \t\r\n\f\v])", re.S
+    rf"({_NAME}|{_PLAIN_OP}|{_NUMBER}|{_SHORT_STRING}|--[^\r\n]*|{_OTHER_OP}|[^ \t\r\n\f\v])",
+    re.S,
 )
 _BREAK = re.compile(r"\r\n|\n\r|\n|\r")
 
@@ -116,6 +117,7 @@ class ParseError(Exception):
 
 
 BAD = "bad"  # (kind) a character no token starts with, or an unfinished string
+COMMENT = "comment"  # (kind) a line comment, in :func:`_lex_plain` only
 # The kind of a token text: operators and keywords by text, other tokens by first character.
 _KIND_OF_TEXT = {
     **dict.fromkeys(KEYWORDS, KEYWORD),
@@ -129,20 +131,25 @@ _KIND_OF_FIRST = {
     **dict.fromkeys("0123456789.", NUMBER),
     '"': STRING,
     "'": STRING,
+    "-": COMMENT,  # a longer token than '-' that starts with '-'
 }
 
 
 class _Offsets:
     """Offsets of the tokens of :func:`_lex_plain`, summed from the pieces when asked for."""
 
-    __slots__ = ("_at", "_index", "_pieces")
+    __slots__ = ("_at", "_index", "_kept", "_pieces")
 
-    def __init__(self, pieces: list[str]) -> None:
+    def __init__(self, pieces: list[str], kept: list[int] | None = None) -> None:
         self._pieces = pieces  # blanks, token, blanks, ..., token, blanks
-        self._index = 0  # the last token asked for,
+        self._kept = kept  # which of those tokens are tokens (not comments); None: all
+        self._index = 0  # the last piece token asked for,
         self._at = len(pieces[0])  # and its offset
 
     def __getitem__(self, i: int) -> int:
+        kept = self._kept
+        if kept is not None:  # past the last token: the end of the code, as for EOF
+            i = kept[i] if i < len(kept) else len(self._pieces) // 2 + i - len(kept)
         if i < self._index:
             self._index, self._at = 0, len(self._pieces[0])
         at = self._at + sum(map(len, self._pieces[2 * self._index + 1 : 2 * i + 1]))
@@ -159,7 +166,7 @@ def _lex(code: str) -> _Lexed:
     Comments and blanks are dropped. Token texts identify keywords and operators on their own:
     a name is never a keyword, and strings, numbers and ``<eof>`` never spell an operator.
     """
-    if "--" not in code and "[[" not in code and "[=" not in code:
+    if "--[" not in code and "[[" not in code and "[=" not in code:
         lexed = _lex_plain(code)
         if lexed is not None:
             return lexed
@@ -167,15 +174,20 @@ def _lex(code: str) -> _Lexed:
 
 
 def _lex_plain(code: str) -> _Lexed | None:
-    """:func:`_lex` for code without comments and long strings; ``None`` on a bad token."""
+    """:func:`_lex` for code without long strings and long comments; ``None`` on a bad token."""
     pieces = _PLAIN_TOKEN.split(code)
     texts = pieces[1::2]
     kinds = [_KIND_OF_TEXT.get(t) or _KIND_OF_FIRST.get(t[0], BAD) for t in texts]
     if BAD in kinds:
         return None
+    kept: list[int] | None = None
+    if COMMENT in kinds:
+        kept = [i for i, kind in enumerate(kinds) if kind != COMMENT]
+        texts = [texts[i] for i in kept]
+        kinds = [kinds[i] for i in kept]
     texts += ("<eof>", "<eof>")
     kinds += (EOF, EOF)
-    return texts, kinds, _Offsets(pieces)
+    return texts, kinds, _Offsets(pieces, kept)
 
 
 def _lex_any(code: str) -> _Lexed:

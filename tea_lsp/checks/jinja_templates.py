@@ -88,12 +88,13 @@ def check(ctx: CheckContext) -> None:
     for snip in snippets:
         if snip.role == "expression" and not has_markup(snip.text):
             continue  # TEA's Python engine evaluates it as Python (after rendering markup)
-        smap = SnippetMap.for_scalar(snip.scalar, ctx.lines)
-        size = len(snip.text.encode("utf-8", "surrogatepass"))
+        size = len(snip.text)  # UTF-8 takes at most 4 bytes a character
+        if size * 4 > limit:
+            size = len(snip.text.encode("utf-8", "surrogatepass"))
         if size > limit:
             ctx.report(
                 "TEA401",
-                _first_line(smap.whole_span, ctx),
+                _first_line(snip.scalar.span, ctx),
                 f"template is too large to check: {size} bytes, the limit is {limit}",
                 severity=Severity.WARNING,
             )
@@ -102,9 +103,13 @@ def check(ctx: CheckContext) -> None:
         state_keys = _state_keys(flow, scope, snip, names)
         condition = snip.expression and snip.role in ("condition", "when")
         keys = KeyScope(state_keys, variables=variables)
-        for problem in check_template(
+        problems = check_template(
             snip.text, expression=snip.expression, known_names=names, condition=condition, keys=keys
-        ):
+        )
+        if not problems:
+            continue
+        smap = SnippetMap.for_scalar(snip.scalar, ctx.lines)  # only to place a diagnostic
+        for problem in problems:
             message = problem.message
             if problem.kind == "state_key" and problem.name != "parallel_results":
                 assert flow is not None and state_keys is not None
@@ -138,7 +143,7 @@ def _state_keys(
         keys = flow.keys_after(node)
     if keys is None:
         return None
-    extra = {n for n in names if n not in _base_names() and n != "result"}  # item/index, ...
+    extra = scope.extra(names)  # item/index, ...
     return keys | extra if extra else keys
 
 
@@ -176,29 +181,46 @@ class _Scopes:
                 if s is not None and e.source is not None:
                     self.edge_source[id(s)] = e.source.name
         self.by_name = wf.by_name
+        self._names: dict[tuple[bool, bool, tuple[str, ...]], frozenset[str]] = {}
+        self._extra: dict[frozenset[str], frozenset[str]] = {}
+
+    def extra(self, names: frozenset[str]) -> frozenset[str]:
+        """The names beyond the base ones and ``result`` (loop item and index, ...)."""
+        found = self._extra.get(names)
+        if found is None:
+            found = frozenset(n for n in names if n not in _base_names() and n != "result")
+            self._extra[names] = found
+        return found
 
     def names(self, snip: Snippet) -> frozenset[str]:
-        names = set(_base_names())
+        """The names ``snip`` sees (one shared set per distinct answer)."""
         node = snip.node
         role = snip.role
+        loop_vars: tuple[str, ...] = ()
         if id(snip) in self.edge_source:  # an edge condition: after its source node ran
-            names.add("result")
-            if self.edge_source[id(snip)] in self.fan_ins:
+            result = True
+            fan_in = self.edge_source[id(snip)] in self.fan_ins
+        else:
+            result = (
+                role == "output"
+                or role.startswith(("output.", "output["))
+                or (role == "condition" and node is not None and node.condition is not snip)
+            )  # a goto rule's `if` sees the result
+            fan_in = node is not None and node.top().name in self.fan_ins
+            own = role not in ("items", "condition", "when")
+            cur: Node | None = node
+            while cur is not None:
+                if cur.type == "dynamic_parallel" and (cur is not node or own):
+                    loop_vars += (cur.item_var, cur.index_var)
+                cur = cur.parent
+        key = (result, fan_in, loop_vars)
+        found = self._names.get(key)
+        if found is None:
+            names = set(_base_names())
+            if result:
+                names.add("result")
+            if fan_in:
                 names.add("parallel_results")
-            return frozenset(names)
-        if role == "output" or role.startswith(("output.", "output[")):
-            names.add("result")
-        elif role == "condition" and node is not None and node.condition is not snip:
-            names.add("result")  # a goto rule's `if`
-        if node is None:
-            return frozenset(names)
-        if node.top().name in self.fan_ins:
-            names.add("parallel_results")
-        cur: Node | None = node
-        while cur is not None:
-            if cur.type == "dynamic_parallel" and (
-                cur is not node or role not in ("items", "condition", "when")
-            ):
-                names.update((cur.item_var, cur.index_var))
-            cur = cur.parent
-        return frozenset(names)
+            names.update(loop_vars)
+            found = self._names[key] = frozenset(names)
+        return found

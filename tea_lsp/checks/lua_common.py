@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 from tea_lsp.checks.base import CheckContext
@@ -13,6 +12,7 @@ from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import vm_flows
 from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
+from tea_lsp.syntax.text import LineIndex
 
 _CACHE_KEY = "lua_entries"
 _KEYS_CACHE_KEY = "provided_state_keys"
@@ -20,18 +20,48 @@ _DEFAULT_KEY = "default_language"
 _PY_KEY = re.compile(r"""["']([A-Za-z_]\w*)["']\s*:""")
 
 
-@dataclass(slots=True)
 class LuaEntry:
     """One Lua snippet of the document."""
 
-    node: Node
-    top: Node  # the top-level node whose VM runs it (sub-nodes share their parent's VM)
-    snippet: Snippet
-    smap: SnippetMap
-    flow: str  # "main" or "branch:<k>:<first node>"
-    too_big: bool
-    compiles: bool
-    facts: LuaFacts | None
+    __slots__ = (
+        "_lines",
+        "_smap",
+        "compiles",
+        "facts",
+        "flow",
+        "node",
+        "snippet",
+        "too_big",
+        "top",
+    )
+
+    def __init__(
+        self,
+        node: Node,
+        top: Node,
+        snippet: Snippet,
+        lines: LineIndex,
+        flow: str,
+        too_big: bool,
+        compiles: bool,
+        facts: LuaFacts | None,
+    ) -> None:
+        self.node = node
+        self.top = top  # the top-level node whose VM runs it (sub-nodes share their parent's VM)
+        self.snippet = snippet
+        self.flow = flow  # "main" or "branch:<k>:<first node>"
+        self.too_big = too_big
+        self.compiles = compiles
+        self.facts = facts
+        self._lines = lines
+        self._smap: SnippetMap | None = None
+
+    @property
+    def smap(self) -> SnippetMap:
+        """Where the snippet is in the file (worked out when a diagnostic needs it)."""
+        if self._smap is None:
+            self._smap = SnippetMap.for_scalar(self.snippet.scalar, self._lines)
+        return self._smap
 
     @property
     def lines(self) -> list[str]:
@@ -74,14 +104,15 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
     if wf is not None:
         flows = vm_flows(wf)
         limit = ctx.config.max_snippet_bytes
+        lines = ctx.lines
         for node in wf.all_nodes():
             snippet = node.code
             if snippet is None or snippet.kind != "lua" or node_language(ctx, node) != "lua":
                 continue
             top = node.top()
-            smap = SnippetMap.for_scalar(snippet.scalar, ctx.lines)
-            too_big = (
-                len(snippet.text) > limit or len(snippet.text.encode("utf-8", "replace")) > limit
+            size = len(snippet.text)  # UTF-8 takes at most 4 bytes a character
+            too_big = size > limit or (
+                size * 4 > limit and len(snippet.text.encode("utf-8", "replace")) > limit
             )
             compiles = False
             facts = None
@@ -90,7 +121,7 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
                 facts = snippet_facts(snippet.text) if compiles else None
             out.append(
                 LuaEntry(
-                    node, top, snippet, smap, flows.get(top.name, "main"), too_big, compiles, facts
+                    node, top, snippet, lines, flows.get(top.name, "main"), too_big, compiles, facts
                 )
             )
     ctx.cache[_CACHE_KEY] = out

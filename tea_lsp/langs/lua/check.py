@@ -209,16 +209,32 @@ def snippet_facts(code: str) -> LuaFacts | None:
     if compile_check(code) is not None:
         return None
     try:
-        result = lua_scan.scan(code)
+        raw, return_keys, opaque = lua_scan.scan_accesses(code)
     except (lua_scan.LexError, lua_scan.ParseError, RecursionError):
         return _facts_from_bytecode(code)
-    lines = lua_scan.Lines(code)
-    accesses = []
-    for a in result.accesses:
-        line, col = lines.position(a.offset)
-        kind: Literal["get", "set"] = "set" if a.kind == "set" else "get"
-        accesses.append(GlobalAccess(a.name, line, col, kind, a.field))
-    return LuaFacts(tuple(accesses), result.return_keys, result.returns_opaque, "scan")
+    return LuaFacts(_placed(code, raw), return_keys, opaque, "scan")
+
+
+_FEW = 8  # up to this many accesses, counting line breaks beats indexing every line
+
+
+def _placed(code: str, raw: list[lua_scan.Access]) -> tuple[GlobalAccess, ...]:
+    """The scanner's accesses with 1-based lines and 0-based columns."""
+    if not raw:
+        return ()
+    out = []
+    if len(raw) <= _FEW and "\r" not in code:  # only "\n" breaks a line
+        count, rfind = code.count, code.rfind
+        for name, offset, kind, field in raw:
+            line = count("\n", 0, offset) + 1
+            col = offset - rfind("\n", 0, offset) - 1
+            out.append(GlobalAccess(name, line, col, "set" if kind == "set" else "get", field))
+    else:
+        lines = lua_scan.Lines(code)
+        for name, offset, kind, field in raw:
+            line, col = lines.position(offset)
+            out.append(GlobalAccess(name, line, col, "set" if kind == "set" else "get", field))
+    return tuple(out)
 
 
 def global_accesses(code: str) -> list[GlobalAccess]:

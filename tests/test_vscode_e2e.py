@@ -434,11 +434,14 @@ def _result_text(session: Session) -> dict[str, Any]:
 
 
 def _answer_input(session: Session, value: str) -> None:
+    from playwright.sync_api import expect
+
     page = session.page
     box = page.locator(".quick-input-widget input")
+    # The command palette's box (same widget) may still be up: wait for the run's own box.
+    title = page.locator(".quick-input-widget .quick-input-title")
+    expect(title).to_have_text("Run run.tea.yaml", timeout=WAIT_MS)
     box.wait_for(state="visible", timeout=WAIT_MS)
-    title = _text(page.locator(".quick-input-widget .quick-input-title").inner_text())
-    assert title == "Run run.tea.yaml", title
     box.fill(value)
     session.shot("06-run-input")
     page.keyboard.press("Enter")

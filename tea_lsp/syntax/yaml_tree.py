@@ -173,6 +173,11 @@ class YMap(YNode):
     def keys(self) -> list[str]:
         return list(self._index)
 
+    def values_by_key(self) -> dict[str, YNode]:
+        """Each key's value (the last pair of a duplicated key), as a new dict: for code that
+        looks up many keys of one mapping, most of them absent."""
+        return {k: p.value for k, p in self._index.items()}
+
     def __contains__(self, key: object) -> bool:
         return key in self._index
 

@@ -37,6 +37,13 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     character rules out every implicit resolver) and the others repeat (keys, ``true``...).
     """
 
+    # The composer calls these around every node it composes, for path resolvers, which the
+    # safe loader has none of: builtins that accept the same arguments and do nothing cost
+    # far less than the inherited Python methods (a dict's ``get`` and ``tuple()``).
+    _NO_PATHS: dict[object, object] = {}
+    descend_resolver = _NO_PATHS.get
+    ascend_resolver = tuple
+
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
             if implicit[0] and (value == "" or value[0] in _RESOLVED_FIRST):
@@ -318,9 +325,6 @@ class _Builder:
             ymap._index = {}
             self.cache[id(node)] = ymap
             self.mapping(ymap, node, depth)
-            if self.track:
-                size = self.size
-                self.sizes[id(ymap)] = 1 + sum(size(p.key) + size(p.value) for p in ymap.pairs)
             return ymap
         assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
         return self.scalar(node)
@@ -469,22 +473,59 @@ class _Builder:
         return YScalar(span, tag, value, style, header, indent)
 
     def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
-        """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``."""
+        """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``; in a file
+        with anchors, also record its expanded size."""
         pairs: list[YPair] = []
         index: dict[str, YPair] = {}  # also finds duplicates: the latest pair of each key
         merged: list[YPair] = []
         scalar, build, d1 = self.scalar, self.build, depth + 1
         track = self.track
         for knode, vnode in node.value:
-            if track:  # an alias value is searched after its key
-                self.cursor = (knode.end_mark.line, knode.end_mark.column)
+            # In a file with anchors, an alias key or value is searched after the key's end
+            # (only collections can be aliases that matter: a scalar adds nothing).
             if knode.tag == _MERGE_TAG:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
                 merged.extend(self._merge_pairs(vnode, depth))
                 continue
-            key = scalar(knode) if type(knode) is _ScalarNode else build(knode, d1)
-            if track:
-                self.cursor = (knode.end_mark.line, knode.end_mark.column)
-            value = scalar(vnode) if type(vnode) is _ScalarNode else build(vnode, d1)
+            if type(knode) is _ScalarNode:
+                if knode.tag == _STR_TAG and (knode.style is None or knode.style in "'\""):
+                    # the common case of ``scalar`` inline: a string, not a block scalar
+                    s, e = knode.start_mark, knode.end_mark
+                    sk = YScalar.__new__(YScalar)
+                    sk._span = None
+                    sk._pos = (s.line, s.column, e.line, e.column)
+                    sk.tag = _STR_TAG
+                    sk.value = knode.value
+                    sk.style = knode.style or ""
+                    sk.header_line = -1
+                    sk.block_indent = -1
+                    key: YNode = sk
+                else:
+                    key = scalar(knode)
+            else:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
+                key = build(knode, d1)
+            if type(vnode) is _ScalarNode:
+                if vnode.tag == _STR_TAG and (vnode.style is None or vnode.style in "'\""):
+                    # the common case of ``scalar`` inline: a string, not a block scalar
+                    s, e = vnode.start_mark, vnode.end_mark
+                    sv = YScalar.__new__(YScalar)
+                    sv._span = None
+                    sv._pos = (s.line, s.column, e.line, e.column)
+                    sv.tag = _STR_TAG
+                    sv.value = vnode.value
+                    sv.style = vnode.style or ""
+                    sv.header_line = -1
+                    sv.block_indent = -1
+                    value: YNode = sv
+                else:
+                    value = scalar(vnode)
+            else:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
+                value = build(vnode, d1)
             pair = YPair(key, value)
             pairs.append(pair)
             if type(key) is YScalar and key.value is not None:
@@ -512,6 +553,15 @@ class _Builder:
                     index[kt_] = p  # last one wins, as YAML loaders do
         ymap.pairs = pairs
         ymap._index = index
+        if track:
+            sizes = self.sizes
+            size = 1
+            for p in pairs:
+                k, v = p.key, p.value
+                size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
+                    1 if type(v) is YScalar else sizes.get(id(v), 1)
+                )
+            sizes[id(ymap)] = size
 
     def _merge_pairs(self, vnode: yaml.Node, depth: int) -> list[YPair]:
         built = self.build(vnode, depth + 1)

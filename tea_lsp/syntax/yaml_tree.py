@@ -27,6 +27,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 # First characters of the plain scalars an implicit resolver may turn into a non-string tag.
 _RESOLVED_FIRST = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
 _RESOLVED: dict[str, str] = {}  # plain scalar text → tag, for short texts
+_NO_PATHS: dict[object, object] = {}  # never filled: its ``get`` is a do-nothing builtin
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -40,7 +41,6 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     # The composer calls these around every node it composes, for path resolvers, which the
     # safe loader has none of: builtins that accept the same arguments and do nothing cost
     # far less than the inherited Python methods (a dict's ``get`` and ``tuple()``).
-    _NO_PATHS: dict[object, object] = {}
     descend_resolver = _NO_PATHS.get
     ascend_resolver = tuple
 
@@ -668,13 +668,16 @@ def to_python(node: YNode | None) -> Any:
         return None
     if isinstance(node, YScalar):
         return node.value
+    # scalar children inline: most nodes are scalars, and a call each doubled the time
     if isinstance(node, YSeq):
-        return [to_python(i) for i in node.items]
+        return [i.value if isinstance(i, YScalar) else to_python(i) for i in node.items]
     assert isinstance(node, YMap)
     out: dict[str, Any] = {}
     for p in node.pairs:
-        kt = p.key_text
-        out["null" if kt is None else kt] = to_python(p.value)
+        k, v = p.key, p.value
+        kv = k.value if isinstance(k, YScalar) else None  # ``key_text``, inline
+        kt = "null" if kv is None else (kv if type(kv) is str else str(kv))
+        out[kt] = v.value if isinstance(v, YScalar) else to_python(v)
     return out
 
 

@@ -31,7 +31,7 @@ from tea_lsp.checks.lua_common import lua_entries, lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
 from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.langs.python.check import mask_jinja
-from tea_lsp.model.routing import successors
+from tea_lsp.model.routing import successor_lookup
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
 from tea_lsp.util import did_you_mean, suggest
@@ -467,10 +467,12 @@ def _flow(
     if entry is None or entry not in provides:
         return {}, {}
     succ: dict[str, list[str]] = {}
+    lookup = successor_lookup(wf)
     for name in provides:
-        succ[name] = [s for s in successors(wf, name) if s not in (START, END)]
-        if any(s not in provides for s in succ[name]):
-            return {}, {}  # a reference to no node: the routes cannot be followed
+        nexts = succ[name] = [s for s in lookup(name) if s != START and s != END]
+        for s in nexts:
+            if s not in provides:
+                return {}, {}  # a reference to no node: the routes cannot be followed
     index: dict[str, int] = {}
     names: list[str] = []
 

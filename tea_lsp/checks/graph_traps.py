@@ -75,8 +75,10 @@ def _is_fallback(text: str | None) -> bool:
 
 
 def _goto_fallback(ctx: CheckContext, node: Node) -> None:
+    if not node.goto:
+        return
     goto = node.ymap.get("goto")
-    if not isinstance(goto, YSeq) or not node.goto:
+    if not isinstance(goto, YSeq):
         return
     if len(node.goto) != len(goto.items):
         return  # a malformed rule (the schema reports it) may be the fallback

@@ -136,6 +136,18 @@ def reachable(wf: Workflow, start: str | None = None, stop: str | None = None) -
     first = start if start is not None else entry(wf)
     if first is None:
         return []
+    if stop is None:  # the checks ask twice from the entry: the complete model keeps it
+        kept = wf.reached_from(first)
+        if kept is not None:
+            return kept
+        found = _reachable(wf, first, None)
+        if first == entry(wf):
+            wf.keep_reached(first, found)
+        return found
+    return _reachable(wf, first, stop)
+
+
+def _reachable(wf: Workflow, first: str, stop: str | None) -> list[str]:
     succ = successor_lookup(wf)
     memo = wf.routes_memo() or {}  # filled by successor_lookup: read directly in the loop
     get = memo.get

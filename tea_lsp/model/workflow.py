@@ -180,6 +180,10 @@ class Workflow:
     _successors: tuple[tuple[int, ...], dict[str, tuple[str, ...]]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # routing.reachable() from the entry (same lifetime as ``_successors``).
+    _reach_entry: tuple[tuple[int, ...], str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     # all_nodes() of the complete model (same lifetime as ``_successors``).
     _all_nodes: tuple[tuple[int, ...], list[Node]] | None = field(
         default=None, init=False, repr=False, compare=False
@@ -211,6 +215,18 @@ class Workflow:
         shape = self._shape()
         self._successors = (shape, {})
         self._all_nodes = (shape, self._walk_nodes())
+
+    def reached_from(self, start: str) -> list[str] | None:
+        """``routing.reachable(self, start)`` as kept by ``keep_reached`` (else ``None``)."""
+        kept = self._reach_entry
+        if kept is None or kept[1] != start or kept[0] != self._shape():
+            return None
+        return list(kept[2])
+
+    def keep_reached(self, start: str, names: list[str]) -> None:
+        """Keep the nodes reachable from ``start`` (the entry) once the model is complete."""
+        if self.routes_memo() is not None:
+            self._reach_entry = (self._shape(), start, list(names))
 
     def all_nodes(self) -> list[Node]:
         """Every node: top-level ones, each followed by its sub-nodes (steps, loop bodies).

@@ -260,6 +260,47 @@ _ITEMS = _ItemCache(4096)
 _REUSE_MAX_CHARS = 400_000  # ~4096 items of ~100 characters
 
 
+_ScalarEvent = yaml.ScalarEvent
+_AliasEvent = yaml.AliasEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+
+
+class _Frame:
+    """A collection being built from events."""
+
+    __slots__ = ("items", "key", "merge", "merged", "node", "start")
+
+    node: YNode
+    start: Any  # the start event's mark
+    items: list[YNode] | None  # a sequence's items; None for a mapping
+    key: YNode | None  # a mapping's key waiting for its value
+    merge: bool  # that key is a merge key ('<<')
+    merged: list[YPair]
+
+
+def _duplicate_anchor(first: Any, second: Any) -> None:
+    raise yaml.composer.ComposerError(
+        "found duplicate anchor; first occurrence", first, "second occurrence", second
+    )
+
+
+def _merge_pairs_of(built: YNode) -> list[YPair]:
+    """The pairs a merge key's value brings: a mapping's, or those of a list of mappings (the
+    first mapping with a key wins)."""
+    if isinstance(built, YMap):
+        return list(built.pairs)
+    if isinstance(built, YSeq):
+        out: list[YPair] = []
+        for item in built.items:
+            if isinstance(item, YMap):
+                out.extend(p for p in item.pairs if p.key_text not in {q.key_text for q in out})
+        return out
+    return []
+
+
 class _Builder:
     def __init__(self, parsed: ParsedYaml) -> None:
         self.parsed = parsed
@@ -563,17 +604,230 @@ class _Builder:
                 )
             sizes[id(ymap)] = size
 
+    # ---- building from the parser's events (no composed ``yaml.Node`` tree in between)
+
+    def events_document(self, loader: _Loader) -> YNode:
+        """The root of the next document, from the loader's events: the same tree ``build``
+        makes of the composed document, without composing it first (the composer builds a
+        ``yaml.Node`` and two marks per node and calls back into Python for each; about a
+        third of the parsing time of a large file). The DOCUMENT-START event is read already;
+        the DOCUMENT-END event is left to the caller."""
+        get = loader.get_event
+        resolve = loader.resolve
+        scalar = self.scalar
+        track = self.track
+        sizes = self.sizes
+        diagnostics = self.parsed.diagnostics
+        anchors: dict[str, tuple[YNode, Any]] = {}  # name → (node, start mark)
+        stack: list[_Frame] = []
+        while True:
+            ev = get()
+            kind = type(ev)
+            child: YNode
+            if kind is _ScalarEvent:
+                anchor = ev.anchor
+                if anchor is not None and anchor in anchors:
+                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                tag = ev.tag
+                value = ev.value
+                if tag is None or tag == "!":
+                    implicit = ev.implicit
+                    if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
+                        tag = _STR_TAG  # what ``resolve`` says, without the call
+                    else:
+                        tag = resolve(_ScalarNode, value, implicit)
+                style = ev.style
+                if tag == _STR_TAG and (style is None or style in "'\""):
+                    sm, em = ev.start_mark, ev.end_mark
+                    sc = YScalar.__new__(YScalar)
+                    sc._span = None
+                    sc._pos = (sm.line, sm.column, em.line, em.column)
+                    sc.tag = _STR_TAG
+                    sc.value = value
+                    sc.style = style or ""
+                    sc.header_line = -1
+                    sc.block_indent = -1
+                    child = sc
+                else:
+                    child = scalar(_ScalarNode(tag, value, ev.start_mark, ev.end_mark, style))
+                if anchor is not None:
+                    anchors[anchor] = (child, ev.start_mark)
+            elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                anchor = ev.anchor
+                if anchor is not None and anchor in anchors:
+                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                if len(stack) > _MAX_DEPTH:
+                    child = self.events_too_deep(ev, get, resolve, anchors)
+                else:
+                    tag = ev.tag
+                    frame = _Frame()
+                    frame.start = ev.start_mark
+                    frame.key = None
+                    frame.merge = False
+                    if kind is _MappingStartEvent:
+                        ymap = YMap.__new__(YMap)
+                        ymap._span = None
+                        ymap.tag = _MAP_TAG if tag is None or tag == "!" else tag
+                        ymap.pairs = []
+                        ymap._index = {}
+                        frame.node = ymap
+                        frame.items = None
+                        frame.merged = []
+                    else:
+                        seq = YSeq.__new__(YSeq)
+                        seq._span = None
+                        seq.tag = _SEQ_TAG if tag is None or tag == "!" else tag
+                        seq.items = []
+                        frame.node = seq
+                        frame.items = seq.items
+                    if anchor is not None:
+                        anchors[anchor] = (frame.node, ev.start_mark)
+                    stack.append(frame)
+                    continue
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                frame = stack.pop()
+                sm, em = frame.start, ev.end_mark
+                done = frame.node
+                done._pos = (sm.line, sm.column, em.line, em.column)
+                if frame.items is None:
+                    assert isinstance(done, YMap)
+                    if frame.merged:
+                        pairs = done.pairs
+                        own = {p.key_text for p in pairs}
+                        pairs = [p for p in frame.merged if p.key_text not in own] + pairs
+                        index: dict[str, YPair] = {}
+                        for p in pairs:
+                            kt_ = p.key_text
+                            if kt_ is not None:
+                                index[kt_] = p  # last one wins, as YAML loaders do
+                        done.pairs = pairs
+                        done._index = index
+                    if track:
+                        size = 1
+                        for p in done.pairs:
+                            k, v = p.key, p.value
+                            size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
+                                1 if type(v) is YScalar else sizes.get(id(v), 1)
+                            )
+                        sizes[id(done)] = size
+                elif track:
+                    size = 1
+                    for i in frame.items:
+                        size += 1 if type(i) is YScalar else sizes.get(id(i), 1)
+                    sizes[id(done)] = size
+                child = done
+            elif kind is _AliasEvent:
+                found = anchors.get(ev.anchor)
+                if found is None:
+                    raise yaml.composer.ComposerError(
+                        None, None, "found undefined alias", ev.start_mark
+                    )
+                target = found[0]
+                if type(target) is YScalar:
+                    child = target  # a scalar adds nothing to the expanded tree
+                else:
+                    self.cursor = (ev.start_mark.line, ev.start_mark.column)
+                    child = self.alias(target)
+            else:  # pragma: no cover - the parser emits no other event inside a node
+                raise yaml.composer.ComposerError(
+                    None, None, f"unexpected {kind.__name__}", ev.start_mark
+                )
+            # attach ``child`` to the collection being built
+            if not stack:
+                return child
+            top = stack[-1]
+            if top.items is not None:
+                top.items.append(child)
+            elif top.key is None:
+                if child.tag == _MERGE_TAG:
+                    top.merge = True
+                top.key = child
+            else:
+                key = top.key
+                top.key = None
+                if top.merge:
+                    top.merge = False
+                    top.merged.extend(_merge_pairs_of(child))
+                    continue
+                ymap = top.node  # type: ignore[assignment]
+                pair = YPair(key, child)
+                ymap.pairs.append(pair)
+                if type(key) is YScalar and key.value is not None:
+                    kv = key.value
+                    kt = kv if type(kv) is str else str(kv)
+                    index_ = ymap._index
+                    first = index_.get(kt)
+                    if first is not None:
+                        diagnostics.append(
+                            Diagnostic(
+                                "TEA002",
+                                Severity.ERROR,
+                                f"duplicate key '{kt}'; the earlier value is silently discarded",
+                                key.span,
+                                (Related(first.key.span, f"'{kt}' first defined here"),),
+                            )
+                        )
+                    index_[kt] = pair
+
+    def events_too_deep(
+        self, start: Any, get: Any, resolve: Any, anchors: dict[str, tuple[YNode, Any]]
+    ) -> YNode:
+        """A collection nested too deep: reported, read as null; its events are skipped (their
+        anchors and aliases still checked as the composer checks them)."""
+        sm = start.start_mark
+        self.parsed.diagnostics.append(
+            Diagnostic(
+                "TEA001",
+                Severity.ERROR,
+                f"nesting deeper than {_MAX_DEPTH} levels is not supported",
+                Span(sm.line, sm.column, sm.line, sm.column + 1),
+            )
+        )
+        out = YScalar.__new__(YScalar)
+        out._span = None
+        out.tag = _NULL_TAG
+        out.value = None
+        out.style = ""
+        out.header_line = -1
+        out.block_indent = -1
+        if start.anchor is not None:
+            anchors[start.anchor] = (out, sm)
+        open_ = 1
+        while True:
+            ev = get()
+            kind = type(ev)
+            if kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                open_ += 1
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                open_ -= 1
+                if open_ == 0:
+                    em = ev.end_mark
+                    out._pos = (sm.line, sm.column, em.line, em.column)
+                    return out
+                continue
+            elif kind is _AliasEvent:
+                if ev.anchor not in anchors:
+                    raise yaml.composer.ComposerError(
+                        None, None, "found undefined alias", ev.start_mark
+                    )
+                continue
+            anchor = ev.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                # an alias of a scalar in here reads it; of a collection, null
+                built: YNode = out
+                if kind is _ScalarEvent:
+                    tag = ev.tag
+                    if tag is None or tag == "!":
+                        tag = resolve(_ScalarNode, ev.value, ev.implicit)
+                    built = self.scalar(
+                        _ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+                    )
+                anchors[anchor] = (built, ev.start_mark)
+
     def _merge_pairs(self, vnode: yaml.Node, depth: int) -> list[YPair]:
-        built = self.build(vnode, depth + 1)
-        if isinstance(built, YMap):
-            return list(built.pairs)
-        if isinstance(built, YSeq):
-            out: list[YPair] = []
-            for item in built.items:
-                if isinstance(item, YMap):
-                    out.extend(p for p in item.pairs if p.key_text not in {q.key_text for q in out})
-            return out
-        return []
+        return _merge_pairs_of(self.build(vnode, depth + 1))
 
 
 def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
@@ -619,8 +873,13 @@ def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
     return Diagnostic("TEA001", Severity.ERROR, f"invalid YAML: {message}", span, related)
 
 
-def parse_yaml(text: str) -> ParsedYaml:
-    """Parse every document of ``text``. Never raises."""
+def parse_yaml(text: str, *, events: bool | None = None) -> ParsedYaml:
+    """Parse every document of ``text``. Never raises.
+
+    The tree is built from the parser's events, or, when built items of an earlier parse may
+    be reused (see ``_ItemCache``: files without anchors of up to ``_REUSE_MAX_CHARS``), from
+    the composed nodes. ``events`` forces one way (the tests compare them).
+    """
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
     lone = _SURROGATE.search(text)
     if lone is not None:  # not encodable: reported, and parsed as U+FFFD
@@ -639,11 +898,21 @@ def parse_yaml(text: str) -> ParsedYaml:
     builder = _Builder(parsed)
     try:
         index = 0
-        while loader.check_node():
-            node = loader.get_node()
-            root = builder.build(node) if node is not None else None
-            parsed.documents.append(YamlDocument(root, index))
-            index += 1
+        root: YNode | None
+        if events if events is not None else not builder.reuse:
+            get = loader.get_event
+            get()  # STREAM-START
+            while type(get()) is not yaml.StreamEndEvent:  # DOCUMENT-START
+                root = builder.events_document(loader)
+                get()  # DOCUMENT-END
+                parsed.documents.append(YamlDocument(root, index))
+                index += 1
+        else:  # composed nodes: their marks find the items to reuse
+            while loader.check_node():
+                node = loader.get_node()
+                root = builder.build(node) if node is not None else None
+                parsed.documents.append(YamlDocument(root, index))
+                index += 1
         if not parsed.documents:
             parsed.documents.append(YamlDocument(None, 0))
     except yaml.YAMLError as exc:

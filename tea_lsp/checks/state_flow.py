@@ -300,6 +300,8 @@ def _compute(
 def _node_provides(
     node: Node, default_language: str, fan_ins: set[str], known: Mapping[str, LuaFacts | None]
 ) -> Provides:
+    if not node.steps and not node.body and not node.has_interrupt and node.name not in fan_ins:
+        return _one_node(node, default_language, known)  # the common case: the same answer
     keys: set[str] = set()
     opaque = False
     if node.has_interrupt:
@@ -466,13 +468,16 @@ def _flow(
     entry = wf.entry()
     if entry is None or entry not in provides:
         return {}, {}
-    succ: dict[str, list[str]] = {}
+    succ: dict[str, tuple[str, ...]] = {}
     lookup = successor_lookup(wf)
     for name in provides:
-        nexts = succ[name] = [s for s in lookup(name) if s != START and s != END]
+        nexts = lookup(name)
+        if START in nexts or END in nexts:
+            nexts = tuple(s for s in nexts if s not in (START, END))
         for s in nexts:
             if s not in provides:
                 return {}, {}  # a reference to no node: the routes cannot be followed
+        succ[name] = nexts
     index: dict[str, int] = {}
     names: list[str] = []
 
@@ -486,38 +491,59 @@ def _flow(
             bits |= 1 << i
         return bits
 
-    pbits = {name: to_bits(sorted(p.keys)) for name, p in provides.items()}
+    pbits: dict[str, int] = {}
+    for name, p in provides.items():
+        keys = p.keys
+        if len(keys) != 1:
+            pbits[name] = to_bits(sorted(keys)) if keys else 0
+            continue
+        (key,) = keys  # the common case, inline
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(names)
+            names.append(key)
+        pbits[name] = 1 << i
     results_bit = to_bits(["parallel_results"])
+    opaque = {name for name, p in provides.items() if p.opaque}
     before: dict[str, int | None] = {entry: to_bits(sorted(declared))}
     after: dict[str, int | None] = {}
     queue = deque([entry])
+    pop, push = queue.popleft, queue.append
     steps = 0
     limit = 50 * (len(provides) + 1) ** 2  # keys only grow: a fixed point comes quickly
     while queue and steps < limit:
         steps += 1
-        name = queue.popleft()
+        name = pop()
         inp = before[name]
-        out = None if inp is None or provides[name].opaque else inp | pbits[name]
+        out = None if inp is None or name in opaque else inp | pbits[name]
         after[name] = out
         for nxt in succ[name]:
-            seen = nxt in before
-            old = before.get(nxt, 0)
-            if not seen:
+            if nxt not in before:
                 new = out
-            elif old is None or out is None:
-                new = None
-            else:
-                new = old | out
+                if new is not None and nxt in fan_ins:
+                    new = new | results_bit
+                before[nxt] = new
+                push(nxt)
+                continue
+            old = before[nxt]
+            new = None if old is None or out is None else old | out
             if nxt in fan_ins and new is not None:
                 new = new | results_bit
-            if not seen or new != old:
+            if new != old:
                 before[nxt] = new
-                queue.append(nxt)
+                push(nxt)
     if queue:  # did not settle: use the whole file
         return {}, {}
 
+    made: dict[int, KeySet] = {}  # by the ``id`` of the bits: a chain passes one int along
+
     def as_set(bits: int | None) -> KeySet | None:
-        return None if bits is None else KeySet(bits, index, names)
+        if bits is None:
+            return None
+        found = made.get(id(bits))  # the ints stay alive in ``before`` and ``after``
+        if found is None:
+            found = made[id(bits)] = KeySet(bits, index, names)
+        return found
 
     return (
         {k: as_set(v) for k, v in before.items()},

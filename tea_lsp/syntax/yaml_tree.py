@@ -487,13 +487,20 @@ class _Builder:
             out.header_line = -1
             out.block_indent = -1
             return out
-        span = Span(s.line, s.column, e.line, e.column)
-        header = span.start_line
+        return self.block(tag, value, style, s, e)
+
+    def block(self, tag: str, value: Any, style: str, s: Any, e: Any) -> YScalar:
+        """A literal (``|``) or folded (``>``) scalar from start mark ``s`` to end mark ``e``:
+        its span is tight (to the end of its last non-blank line), and its content's
+        indentation is kept."""
+        header = s.line
         indent = -1
         text = str(value)
-        content = text.split("\n")
         # Content indentation: compare the first non-blank content line with the file line.
-        for k, vline in enumerate(content):
+        k = start = 0
+        while True:
+            nl = text.find("\n", start)
+            vline = text[start:] if nl < 0 else text[start:nl]
             if vline.strip():
                 fline = self.lines.line(header + 1 + k)
                 if style == ">" or not fline.endswith(vline):
@@ -501,17 +508,20 @@ class _Builder:
                 else:
                     indent = len(fline) - len(vline)
                 break
+            if nl < 0:
+                break
+            start = nl + 1
+            k += 1
         # Tight span: from the indicator to the end of the last non-blank content line.
-        end_line, end_col = span.start_line, span.start_col + 1
-        last = span.end_line - 1 if span.end_col == 0 else span.end_line
+        end_line, end_col = s.line, s.column + 1
+        last = e.line - 1 if e.column == 0 else e.line
         last = min(last, self.lines.line_count - 1)
         for ln in range(last, header, -1):
             lt = self.lines.line(ln)
             if lt.strip():
                 end_line, end_col = ln, len(lt.rstrip())
                 break
-        span = Span(span.start_line, span.start_col, end_line, end_col)
-        return YScalar(span, tag, value, style, header, indent)
+        return YScalar(Span(s.line, s.column, end_line, end_col), tag, value, style, header, indent)
 
     def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
         """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``; in a file
@@ -648,6 +658,8 @@ class _Builder:
                     sc.header_line = -1
                     sc.block_indent = -1
                     child = sc
+                elif tag == _STR_TAG:  # a block scalar
+                    child = self.block(tag, value, style, ev.start_mark, ev.end_mark)
                 else:
                     child = scalar(_ScalarNode(tag, value, ev.start_mark, ev.end_mark, style))
                 if anchor is not None:

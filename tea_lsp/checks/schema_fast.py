@@ -181,6 +181,8 @@ def _memoised(pred: Predicate) -> Predicate:
 
 # JSON types that are one Python class: ``bool`` is not a string, object, array or null.
 _SIMPLE_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
+# Keywords checked as one when a schema has ``type: string`` and only these.
+_STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "enum"})
 # Keywords about an object's keys, checked in one pass when a schema has the first and last.
 _OBJECT_KEYWORDS = frozenset({"properties", "patternProperties", "additionalProperties"})
 
@@ -223,6 +225,14 @@ class _Compiler:
             return lambda x: False
         if not isinstance(schema, Mapping):
             raise Unsupported("schema is not an object")
+        enforced = {k for k in schema if k not in _ANNOTATIONS and k in ENFORCED}
+        if (
+            schema.get("type") == "string"
+            and len(enforced) > 1
+            and enforced <= _STRING_KEYWORDS
+            and all(isinstance(a, str) for a in schema.get("enum", ()))
+        ):
+            return self.string(schema)
         checks: list[Predicate] = []
         fused = "properties" in schema and "additionalProperties" in schema
         for key, value in schema.items():
@@ -245,6 +255,25 @@ class _Compiler:
             raise Unsupported(f"keyword {key!r}")
         result: Predicate = method(value, schema)
         return result
+
+    def string(self, schema: Mapping[str, Any]) -> Predicate:
+        """``type: string`` with ``minLength``, ``maxLength``, ``pattern`` or string ``enum``
+        as one check (the same answer as the separate ones)."""
+        low = int(schema.get("minLength", 0))
+        high = int(schema["maxLength"]) if "maxLength" in schema else None
+        rx = re.compile(str(schema["pattern"])) if "pattern" in schema else None
+        allowed = frozenset(schema["enum"]) if "enum" in schema else None
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, str) or len(x) < low:
+                return False
+            if high is not None and len(x) > high:
+                return False
+            if rx is not None and rx.search(x) is None:
+                return False
+            return allowed is None or x in allowed
+
+        return check
 
     def object_keys(self, schema: Mapping[str, Any]) -> Predicate:
         """``properties``, ``patternProperties`` and ``additionalProperties`` of one schema

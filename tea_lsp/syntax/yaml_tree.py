@@ -268,19 +268,6 @@ _SequenceStartEvent = yaml.SequenceStartEvent
 _SequenceEndEvent = yaml.SequenceEndEvent
 
 
-class _Frame:
-    """A collection being built from events."""
-
-    __slots__ = ("items", "key", "merge", "merged", "node", "start")
-
-    node: YNode
-    start: Any  # the start event's mark
-    items: list[YNode] | None  # a sequence's items; None for a mapping
-    key: YNode | None  # a mapping's key waiting for its value
-    merge: bool  # that key is a merge key ('<<')
-    merged: list[YPair]
-
-
 def _duplicate_anchor(first: Any, second: Any) -> None:
     raise yaml.composer.ComposerError(
         "found duplicate anchor; first occurrence", first, "second occurrence", second
@@ -621,7 +608,11 @@ class _Builder:
         makes of the composed document, without composing it first (the composer builds a
         ``yaml.Node`` and two marks per node and calls back into Python for each; about a
         third of the parsing time of a large file). The DOCUMENT-START event is read already;
-        the DOCUMENT-END event is left to the caller."""
+        the DOCUMENT-END event is left to the caller.
+
+        The collection being built is held in local variables (the hot loop reads them for
+        every event); those of the enclosing collections wait on ``stack``.
+        """
         get = loader.get_event
         resolve = loader.resolve
         scalar = self.scalar
@@ -629,7 +620,16 @@ class _Builder:
         sizes = self.sizes
         diagnostics = self.parsed.diagnostics
         anchors: dict[str, tuple[YNode, Any]] = {}  # name → (node, start mark)
-        stack: list[_Frame] = []
+        stack: list[tuple[Any, ...]] = []
+        # the collection being built: ``node`` is None outside any collection
+        node: YNode | None = None
+        items: list[YNode] | None = None  # a sequence's items; None for a mapping
+        pairs: list[YPair] = []  # a mapping's pairs and index
+        index: dict[str, YPair] = {}
+        key: YNode | None = None  # a mapping's key waiting for its value
+        merge = False  # that key is a merge key ('<<')
+        merged: list[YPair] = []  # pairs the merge keys bring
+        start: Any = None  # the start mark
         while True:
             ev = get()
             kind = type(ev)
@@ -671,63 +671,60 @@ class _Builder:
                 if len(stack) > _MAX_DEPTH:
                     child = self.events_too_deep(ev, get, resolve, anchors)
                 else:
+                    stack.append((node, items, pairs, index, key, merge, merged, start))
                     tag = ev.tag
-                    frame = _Frame()
-                    frame.start = ev.start_mark
-                    frame.key = None
-                    frame.merge = False
+                    start = ev.start_mark
+                    key = None
+                    merge = False
                     if kind is _MappingStartEvent:
                         ymap = YMap.__new__(YMap)
                         ymap._span = None
                         ymap.tag = _MAP_TAG if tag is None or tag == "!" else tag
-                        ymap.pairs = []
-                        ymap._index = {}
-                        frame.node = ymap
-                        frame.items = None
-                        frame.merged = []
+                        ymap.pairs = pairs = []
+                        ymap._index = index = {}
+                        node = ymap
+                        items = None
+                        merged = []
                     else:
                         seq = YSeq.__new__(YSeq)
                         seq._span = None
                         seq.tag = _SEQ_TAG if tag is None or tag == "!" else tag
-                        seq.items = []
-                        frame.node = seq
-                        frame.items = seq.items
+                        seq.items = items = []
+                        node = seq
                     if anchor is not None:
-                        anchors[anchor] = (frame.node, ev.start_mark)
-                    stack.append(frame)
+                        anchors[anchor] = (node, start)
                     continue
             elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
-                frame = stack.pop()
-                sm, em = frame.start, ev.end_mark
-                done = frame.node
-                done._pos = (sm.line, sm.column, em.line, em.column)
-                if frame.items is None:
-                    assert isinstance(done, YMap)
-                    if frame.merged:
-                        pairs = done.pairs
+                assert node is not None
+                em = ev.end_mark
+                node._pos = (start.line, start.column, em.line, em.column)
+                if items is None:
+                    assert isinstance(node, YMap)
+                    if merged:
                         own = {p.key_text for p in pairs}
-                        pairs = [p for p in frame.merged if p.key_text not in own] + pairs
-                        index: dict[str, YPair] = {}
+                        pairs = [p for p in merged if p.key_text not in own] + pairs
+                        index = {}
                         for p in pairs:
                             kt_ = p.key_text
                             if kt_ is not None:
                                 index[kt_] = p  # last one wins, as YAML loaders do
-                        done.pairs = pairs
-                        done._index = index
+                        node.pairs = pairs
+                        node._index = index
                     if track:
                         size = 1
-                        for p in done.pairs:
+                        for p in pairs:
                             k, v = p.key, p.value
                             size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
                                 1 if type(v) is YScalar else sizes.get(id(v), 1)
                             )
-                        sizes[id(done)] = size
+                        sizes[id(node)] = size
                 elif track:
                     size = 1
-                    for i in frame.items:
+                    for i in items:
                         size += 1 if type(i) is YScalar else sizes.get(id(i), 1)
-                    sizes[id(done)] = size
-                child = done
+                    sizes[id(node)] = size
+                child = node
+                node, items, pairs, index, key, merge, merged, start = stack.pop()
             elif kind is _AliasEvent:
                 found = anchors.get(ev.anchor)
                 if found is None:
@@ -745,30 +742,25 @@ class _Builder:
                     None, None, f"unexpected {kind.__name__}", ev.start_mark
                 )
             # attach ``child`` to the collection being built
-            if not stack:
+            if items is not None:
+                items.append(child)
+            elif node is None:
                 return child
-            top = stack[-1]
-            if top.items is not None:
-                top.items.append(child)
-            elif top.key is None:
+            elif key is None:
                 if child.tag == _MERGE_TAG:
-                    top.merge = True
-                top.key = child
+                    merge = True
+                key = child
+            elif merge:
+                merge = False
+                key = None
+                merged.extend(_merge_pairs_of(child))
             else:
-                key = top.key
-                top.key = None
-                if top.merge:
-                    top.merge = False
-                    top.merged.extend(_merge_pairs_of(child))
-                    continue
-                ymap = top.node  # type: ignore[assignment]
                 pair = YPair(key, child)
-                ymap.pairs.append(pair)
+                pairs.append(pair)
                 if type(key) is YScalar and key.value is not None:
                     kv = key.value
                     kt = kv if type(kv) is str else str(kv)
-                    index_ = ymap._index
-                    first = index_.get(kt)
+                    first = index.get(kt)
                     if first is not None:
                         diagnostics.append(
                             Diagnostic(
@@ -779,7 +771,8 @@ class _Builder:
                                 (Related(first.key.span, f"'{kt}' first defined here"),),
                             )
                         )
-                    index_[kt] = pair
+                    index[kt] = pair
+                key = None
 
     def events_too_deep(
         self, start: Any, get: Any, resolve: Any, anchors: dict[str, tuple[YNode, Any]]

@@ -615,6 +615,7 @@ class _Builder:
         """
         get = loader.get_event
         resolve = loader.resolve
+        resolved = _RESOLVED  # ``resolve``'s memo, read without the call
         scalar = self.scalar
         track = self.track
         sizes = self.sizes
@@ -645,7 +646,7 @@ class _Builder:
                     if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
                         tag = _STR_TAG  # what ``resolve`` says, without the call
                     else:
-                        tag = resolve(_ScalarNode, value, implicit)
+                        tag = resolved.get(value) or resolve(_ScalarNode, value, implicit)
                 style = ev.style
                 if tag == _STR_TAG and (style is None or style in "'\""):
                     sm, em = ev.start_mark, ev.end_mark

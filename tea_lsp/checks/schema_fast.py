@@ -457,7 +457,21 @@ class _Compiler:
         cond = self.compile(value)
         then = self.compile(schema.get("then", True))
         other = self.compile(schema.get("else", True))
-        return lambda x: then(x) if cond(x) else other(x)
+        required = value.get("required") if isinstance(value, Mapping) else None
+        if "else" in schema or not isinstance(required, list) or not required:
+            return lambda x: then(x) if cond(x) else other(x)
+        keys = list(required)
+
+        def check(x: Any) -> bool:
+            # ``if`` requires keys: an object without one of them fails it, and no ``else``
+            # holds (the common case, without calling ``cond``)
+            if isinstance(x, dict):
+                for k in keys:
+                    if k not in x:
+                        return True
+            return then(x) if cond(x) else True
+
+        return check
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Predicate | None:

@@ -116,8 +116,8 @@ class StateFlow:
     everywhere: frozenset[str]  # declared + what any node provides
     any_opaque: bool  # some node is opaque
     strict: bool  # the file declares its state (state_schema or input_schema)
-    before: dict[str, KeySet | None]  # per top-level node; None: possibly anything
-    after: dict[str, KeySet | None]
+    before: Mapping[str, KeySet | None]  # per top-level node; None: possibly anything
+    after: Mapping[str, KeySet | None]
     nodes: dict[str, Provides]  # per top-level node (its sub-nodes included)
 
     def keys_before(self, node: Node | None) -> Set[str] | None:
@@ -460,7 +460,7 @@ def _flow(
     declared: frozenset[str],
     provides: dict[str, Provides],
     fan_ins: set[str],
-) -> tuple[dict[str, KeySet | None], dict[str, KeySet | None]]:
+) -> tuple[Mapping[str, KeySet | None], Mapping[str, KeySet | None]]:
     """A "may" data flow from the entry: the union of keys over every path to each node.
 
     Key sets are bits of an ``int`` (see :class:`KeySet`); ``None`` is "possibly any key".
@@ -535,20 +535,45 @@ def _flow(
     if queue:  # did not settle: use the whole file
         return {}, {}
 
-    made: dict[int, KeySet] = {}  # by the ``id`` of the bits: a chain passes one int along
+    made: dict[int, KeySet] = {}  # shared by both: a chain passes one int along
+    return _KeySets(before, index, names, made), _KeySets(after, index, names, made)
 
-    def as_set(bits: int | None) -> KeySet | None:
+
+class _KeySets(Mapping[str, KeySet | None]):
+    """Node name → its ``KeySet`` (``None``: possibly any key), made from the flow's bits when
+    asked for: a large file has two per node, and the checks ask for few."""
+
+    __slots__ = ("_bits", "_index", "_made", "_names")
+
+    def __init__(
+        self,
+        bits: dict[str, int | None],
+        index: dict[str, int],
+        names: list[str],
+        made: dict[int, KeySet],
+    ) -> None:
+        self._bits = bits
+        self._index = index
+        self._names = names
+        self._made = made  # by the ``id`` of the bits (alive in ``_bits``)
+
+    def __getitem__(self, name: str) -> KeySet | None:
+        bits = self._bits[name]
         if bits is None:
             return None
-        found = made.get(id(bits))  # the ints stay alive in ``before`` and ``after``
+        found = self._made.get(id(bits))
         if found is None:
-            found = made[id(bits)] = KeySet(bits, index, names)
+            found = self._made[id(bits)] = KeySet(bits, self._index, self._names)
         return found
 
-    return (
-        {k: as_set(v) for k, v in before.items()},
-        {k: as_set(v) for k, v in after.items()},
-    )
+    def __contains__(self, name: object) -> bool:
+        return name in self._bits
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bits)
+
+    def __len__(self) -> int:
+        return len(self._bits)
 
 
 def file_state_keys(ctx: CheckContext) -> frozenset[str]:

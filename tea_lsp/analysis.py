@@ -317,7 +317,8 @@ def _resume_gc() -> None:
     """Turn the collector back on after a pause (see ``_gc_paused``)."""
     global _promoted
     young = gc.get_count()[0]
-    if young >= _PROMOTE_MIN:
+    # (not when something else froze objects: ``unfreeze`` would let go of them too)
+    if young >= _PROMOTE_MIN and gc.get_freeze_count() == 0:
         _promoted += young
         if _promoted > _PROMOTE_LIMIT:
             gc.enable()

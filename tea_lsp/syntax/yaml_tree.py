@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -268,10 +268,20 @@ _SequenceStartEvent = yaml.SequenceStartEvent
 _SequenceEndEvent = yaml.SequenceEndEvent
 
 
-def _duplicate_anchor(first: Any, second: Any) -> None:
+# The composer's errors are worded as the loader's own composer words them.
+_LIBYAML = _BaseLoader is not yaml.SafeLoader
+
+
+def _duplicate_anchor(name: str, first: Any, second: Any) -> NoReturn:
+    what = "found duplicate anchor" if _LIBYAML else f"found duplicate anchor {name!r}"
     raise yaml.composer.ComposerError(
-        "found duplicate anchor; first occurrence", first, "second occurrence", second
+        f"{what}; first occurrence", first, "second occurrence", second
     )
+
+
+def _undefined_alias(name: str, mark: Any) -> NoReturn:
+    what = "found undefined alias" if _LIBYAML else f"found undefined alias {name!r}"
+    raise yaml.composer.ComposerError(None, None, what, mark)
 
 
 def _merge_pairs_of(built: YNode) -> list[YPair]:
@@ -638,7 +648,7 @@ class _Builder:
             if kind is _ScalarEvent:
                 anchor = ev.anchor
                 if anchor is not None and anchor in anchors:
-                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
                 tag = ev.tag
                 value = ev.value
                 if tag is None or tag == "!":
@@ -668,7 +678,7 @@ class _Builder:
             elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
                 anchor = ev.anchor
                 if anchor is not None and anchor in anchors:
-                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
                 if len(stack) > _MAX_DEPTH:
                     child = self.events_too_deep(ev, get, resolve, anchors)
                 else:
@@ -729,9 +739,7 @@ class _Builder:
             elif kind is _AliasEvent:
                 found = anchors.get(ev.anchor)
                 if found is None:
-                    raise yaml.composer.ComposerError(
-                        None, None, "found undefined alias", ev.start_mark
-                    )
+                    _undefined_alias(ev.anchor, ev.start_mark)
                 target = found[0]
                 if type(target) is YScalar:
                     child = target  # a scalar adds nothing to the expanded tree
@@ -813,14 +821,12 @@ class _Builder:
                 continue
             elif kind is _AliasEvent:
                 if ev.anchor not in anchors:
-                    raise yaml.composer.ComposerError(
-                        None, None, "found undefined alias", ev.start_mark
-                    )
+                    _undefined_alias(ev.anchor, ev.start_mark)
                 continue
             anchor = ev.anchor
             if anchor is not None:
                 if anchor in anchors:
-                    _duplicate_anchor(anchors[anchor][1], ev.start_mark)
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
                 # an alias of a scalar in here reads it; of a collection, null
                 built: YNode = out
                 if kind is _ScalarEvent:

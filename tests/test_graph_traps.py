@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textwrap import dedent
 
+import pytest
+
 from tea_lsp.analysis import analyze
 
 
@@ -111,3 +113,20 @@ def test_a_node_run_by_an_action_is_one_call_not_a_route() -> None:
         """
     # retry.loop runs 'fix' by itself; nothing routes to 'after_fix'.
     assert found(text, "TEA204", "TEA201") == ["11:11 TEA204"]
+
+
+@pytest.mark.timeout(20)
+def test_a_loop_of_20000_nodes_is_found_in_linear_time() -> None:
+    # which nodes are on the loop was once asked node by node (quadratic: ~260 s here)
+    n = 20_000
+    parts = ["name: w\nnodes:\n  - {name: start, run: 'return {}'}\n"]
+    parts += [f"  - {{name: n{i}, run: 'return {{}}', goto: n{(i + 1) % n}}}\n" for i in range(n)]
+    [d] = [d for d in analyze("".join(parts), "t.yaml").diagnostics if d.code == "TEA218"]
+    assert (d.span.start_line, d.span.start_col, d.message) == (
+        2,
+        11,
+        "no route from node 'start' leads to '__end__': once the run reaches it, it loops "
+        f"through 'n0', 'n1', 'n2', 'n3', 'n4' and {n - 5} more forever; add a 'goto' rule or "
+        "an edge to '__end__'",
+    )
+    assert [r.message for r in d.related] == [f"'n{i}' is in the loop" for i in range(5)]

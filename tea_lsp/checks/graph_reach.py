@@ -25,7 +25,8 @@ def _unreachable(ctx: CheckContext) -> None:
     seen = set(reachable(wf, entry))
     # A node an action runs by name (retry.loop's 'correct') runs as one call: it is reached,
     # its own routes are not followed from there.
-    pending = [n for n in seen if n in wf.by_name]
+    with_refs = any(n.action_refs for n in wf.by_name.values())
+    pending = [n for n in seen if n in wf.by_name] if with_refs else []
     while pending:
         for ref in wf.by_name[pending.pop()].action_refs:
             if ref.name in wf.by_name and ref.name not in seen:

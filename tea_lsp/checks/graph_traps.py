@@ -9,12 +9,13 @@ route to ``__end__`` (the run never ends).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.graph_refs import unresolved
 from tea_lsp.checks.spans import first_line_span, key_span
 from tea_lsp.diagnostics import Related
-from tea_lsp.model.routing import reachable, successors
+from tea_lsp.model.routing import reachable, successor_lookup
 from tea_lsp.model.workflow import END, RESERVED, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YScalar, YSeq
 
@@ -74,8 +75,10 @@ def _is_fallback(text: str | None) -> bool:
 
 
 def _goto_fallback(ctx: CheckContext, node: Node) -> None:
+    if not node.goto:
+        return
     goto = node.ymap.get("goto")
-    if not isinstance(goto, YSeq) or not node.goto:
+    if not isinstance(goto, YSeq):
         return
     if len(node.goto) != len(goto.items):
         return  # a malformed rule (the schema reports it) may be the fallback
@@ -90,16 +93,18 @@ def _goto_fallback(ctx: CheckContext, node: Node) -> None:
     )
 
 
-def _ends(wf: Workflow) -> set[str]:
+def _ends(wf: Workflow, succ: Callable[[str], tuple[str, ...]]) -> set[str]:
     """Nodes from which some route leads to ``__end__``."""
-    preds: dict[str, set[str]] = {}
+    preds: dict[str, list[str]] = {}
     ending: set[str] = set()
     for name in wf.by_name:
-        for nxt in successors(wf, name):
+        for nxt in succ(name):
             if nxt == END:
                 ending.add(name)
+            elif nxt in preds:
+                preds[nxt].append(name)
             else:
-                preds.setdefault(nxt, set()).add(name)
+                preds[nxt] = [name]
     seen = set(ending)
     queue = deque(ending)
     while queue:
@@ -111,8 +116,52 @@ def _ends(wf: Workflow) -> set[str]:
     return seen
 
 
-def _on_cycle(wf: Workflow, name: str) -> bool:
-    return any(name in reachable(wf, nxt) for nxt in successors(wf, name) if nxt in wf.by_name)
+def _on_cycles(wf: Workflow, succ: Callable[[str], tuple[str, ...]]) -> set[str]:
+    """Nodes some route leads back to: in a strongly connected component of more than one
+    node, or with a route to themselves (Tarjan's algorithm, without recursion). Routes go
+    through defined nodes only, as ``reachable`` follows them."""
+    by_name = {n: None for n in wf.by_name if n not in RESERVED}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    out: set[str] = set()
+    for root in by_name:
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter([s for s in succ(root) if s in by_name]))]
+        while work:
+            name, it = work[-1]
+            for nxt in it:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter([s for s in succ(nxt) if s in by_name])))
+                    break
+                if nxt in on_stack:
+                    low[name] = min(low[name], index[nxt])
+                if nxt == name:
+                    out.add(name)
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[name])
+                if low[name] == index[name]:
+                    component = []
+                    while True:
+                        top = stack.pop()
+                        on_stack.discard(top)
+                        component.append(top)
+                        if top == name:
+                            break
+                    if len(component) > 1:
+                        out.update(component)
+    return out
 
 
 def _no_exit(ctx: CheckContext) -> None:
@@ -127,24 +176,27 @@ def _no_exit(ctx: CheckContext) -> None:
         return  # duplicate names (TEA202): which node a route means is unclear
     if any(n.action_refs_dynamic or n.handlers for n in wf.all_nodes()):
         return  # a node run by a template name or an error handler may lead out
+    succ = successor_lookup(wf)
     live = set(reachable(wf, entry))
-    ends = _ends(wf)
+    ends = _ends(wf, succ)
     trapped = [n for n in wf.nodes if n.name in live and n.name not in ends]
     if not trapped:
         return
-    if any(not any(s in wf.by_name for s in successors(wf, n.name)) for n in trapped):
+    if any(not any(s in wf.by_name for s in succ(n.name)) for n in trapped):
         return  # a dead end, not a loop: some route is broken (reported elsewhere)
     trapped_names = {n.name for n in trapped}
+    # nodes a route from outside the trap leads to
+    entered = {s for p in live - trapped_names if p in wf.by_name for s in succ(p)}
+    cycles: set[str] | None = None
     order = {n.name: i for i, n in enumerate(wf.nodes)}
     for node in trapped:
         # Report where control enters the trap: the entry, or a node reached from outside it.
-        from_outside = node.name == entry or any(
-            node.name in successors(wf, p) for p in live - trapped_names if p in wf.by_name
-        )
-        if not from_outside:
+        if node.name != entry and node.name not in entered:
             continue
         ahead = set(reachable(wf, node.name)) & trapped_names
-        cyclic = [n for n in ahead if _on_cycle(wf, n)]
+        if cycles is None:
+            cycles = _on_cycles(wf, succ)
+        cyclic = ahead & cycles
         loop = sorted(cyclic or ahead, key=order.__getitem__)
         shown = ", ".join(f"'{n}'" for n in loop[:_LIST_LIMIT])
         if len(loop) > _LIST_LIMIT:

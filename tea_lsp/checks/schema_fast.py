@@ -181,6 +181,10 @@ def _memoised(pred: Predicate) -> Predicate:
 
 # JSON types that are one Python class: ``bool`` is not a string, object, array or null.
 _SIMPLE_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
+# Keywords checked as one when a schema has ``type: string`` and only these.
+_STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "enum"})
+# Keywords about an object's keys, checked in one pass when a schema has the first and last.
+_OBJECT_KEYWORDS = frozenset({"properties", "patternProperties", "additionalProperties"})
 
 
 def _all_of(checks: list[Predicate]) -> Predicate:
@@ -209,7 +213,9 @@ class _Compiler:
         if name not in self.defs:
             cell: list[Predicate] = []
             self.defs[name] = lambda x: cell[0](x)  # recursion: resolved after compiling
-            cell.append(self.compile(defs[name]))
+            compiled = self.compile(defs[name])
+            cell.append(compiled)
+            self.defs[name] = compiled  # later references call it directly
         return self.defs[name]
 
     def compile(self, schema: Any) -> Predicate:
@@ -219,9 +225,22 @@ class _Compiler:
             return lambda x: False
         if not isinstance(schema, Mapping):
             raise Unsupported("schema is not an object")
+        enforced = {k for k in schema if k not in _ANNOTATIONS and k in ENFORCED}
+        if (
+            schema.get("type") == "string"
+            and len(enforced) > 1
+            and enforced <= _STRING_KEYWORDS
+            and all(isinstance(a, str) for a in schema.get("enum", ()))
+        ):
+            return self.string(schema)
         checks: list[Predicate] = []
+        fused = "properties" in schema and "additionalProperties" in schema
         for key, value in schema.items():
             if key in _ANNOTATIONS or key not in ENFORCED:
+                continue
+            if fused and key in _OBJECT_KEYWORDS:
+                if key == "properties":
+                    checks.append(self.object_keys(schema))
                 continue
             checks.append(self.keyword(key, value, schema))
         if not checks:
@@ -237,6 +256,56 @@ class _Compiler:
         result: Predicate = method(value, schema)
         return result
 
+    def string(self, schema: Mapping[str, Any]) -> Predicate:
+        """``type: string`` with ``minLength``, ``maxLength``, ``pattern`` or string ``enum``
+        as one check (the same answer as the separate ones)."""
+        low = int(schema.get("minLength", 0))
+        high = int(schema["maxLength"]) if "maxLength" in schema else None
+        rx = re.compile(str(schema["pattern"])) if "pattern" in schema else None
+        allowed = frozenset(schema["enum"]) if "enum" in schema else None
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, str) or len(x) < low:
+                return False
+            if high is not None and len(x) > high:
+                return False
+            if rx is not None and rx.search(x) is None:
+                return False
+            return allowed is None or x in allowed
+
+        return check
+
+    def object_keys(self, schema: Mapping[str, Any]) -> Predicate:
+        """``properties``, ``patternProperties`` and ``additionalProperties`` of one schema
+        as one pass over an object's keys (the same answer as the three checks)."""
+        props = {k: self.compile(v) for k, v in schema["properties"].items()}
+        pats = [
+            (re.compile(p), self.compile(v)) for p, v in schema.get("patternProperties", {}).items()
+        ]
+        extra_schema = schema["additionalProperties"]
+        extra = None if extra_schema is False else self.compile(extra_schema)
+
+        def check(x: Any) -> bool:
+            if not isinstance(x, dict):
+                return True
+            for k, v in x.items():
+                p = props.get(k)
+                if p is not None and not p(v):
+                    return False
+                matched = False
+                for rx, sub in pats:
+                    if rx.search(k):
+                        matched = True
+                        if not sub(v):
+                            return False
+                if p is not None or matched:
+                    continue
+                if extra is None or not extra(v):
+                    return False
+            return True
+
+        return check
+
     # ---- keywords
     def kw__ref(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         return self.ref(str(value))
@@ -249,6 +318,9 @@ class _Compiler:
             simple = _SIMPLE_TYPES.get(names[0])
             if simple is not None:  # the common case, without a call per type name
                 return lambda x: isinstance(x, simple)
+        if all(n in _SIMPLE_TYPES for n in names):  # e.g. ["string", "object"]: one isinstance
+            classes = tuple(_SIMPLE_TYPES[n] for n in names)
+            return lambda x: isinstance(x, classes)
         return lambda x: any(_is_type(x, n) for n in names)
 
     def kw_enum(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
@@ -312,6 +384,9 @@ class _Compiler:
 
     def kw_required(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         keys = list(value)
+        if len(keys) == 1:  # the common case, without a generator per call
+            key = keys[0]
+            return lambda x: not isinstance(x, dict) or key in x
         return lambda x: not isinstance(x, dict) or all(k in x for k in keys)
 
     def kw_properties(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
@@ -357,11 +432,18 @@ class _Compiler:
 
     def kw_anyOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         subs = [self.compile(s) for s in value]
-        return lambda x: any(s(x) for s in subs)
+
+        def check(x: Any) -> bool:
+            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
+                if sub(x):
+                    return True
+            return False
+
+        return check
 
     def kw_allOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         subs = [self.compile(s) for s in value]
-        return lambda x: all(s(x) for s in subs)
+        return _all_of(subs)
 
     def kw_oneOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         subs = [self.compile(s) for s in value]
@@ -375,7 +457,21 @@ class _Compiler:
         cond = self.compile(value)
         then = self.compile(schema.get("then", True))
         other = self.compile(schema.get("else", True))
-        return lambda x: then(x) if cond(x) else other(x)
+        required = value.get("required") if isinstance(value, Mapping) else None
+        if "else" in schema or not isinstance(required, list) or not required:
+            return lambda x: then(x) if cond(x) else other(x)
+        keys = list(required)
+
+        def check(x: Any) -> bool:
+            # ``if`` requires keys: an object without one of them fails it, and no ``else``
+            # holds (the common case, without calling ``cond``)
+            if isinstance(x, dict):
+                for k in keys:
+                    if k not in x:
+                        return True
+            return then(x) if cond(x) else True
+
+        return check
 
 
 def compile_schema(schema: Mapping[str, Any]) -> Predicate | None:

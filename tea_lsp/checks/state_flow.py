@@ -31,7 +31,7 @@ from tea_lsp.checks.lua_common import lua_entries, lua_returned_keys
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
 from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.langs.python.check import mask_jinja
-from tea_lsp.model.routing import successors
+from tea_lsp.model.routing import successor_lookup
 from tea_lsp.model.workflow import END, RESERVED, START, Node, Workflow
 from tea_lsp.syntax.yaml_tree import YMap, to_python
 from tea_lsp.util import did_you_mean, suggest
@@ -116,8 +116,8 @@ class StateFlow:
     everywhere: frozenset[str]  # declared + what any node provides
     any_opaque: bool  # some node is opaque
     strict: bool  # the file declares its state (state_schema or input_schema)
-    before: dict[str, KeySet | None]  # per top-level node; None: possibly anything
-    after: dict[str, KeySet | None]
+    before: Mapping[str, KeySet | None]  # per top-level node; None: possibly anything
+    after: Mapping[str, KeySet | None]
     nodes: dict[str, Provides]  # per top-level node (its sub-nodes included)
 
     def keys_before(self, node: Node | None) -> Set[str] | None:
@@ -300,6 +300,8 @@ def _compute(
 def _node_provides(
     node: Node, default_language: str, fan_ins: set[str], known: Mapping[str, LuaFacts | None]
 ) -> Provides:
+    if not node.steps and not node.body and not node.has_interrupt and node.name not in fan_ins:
+        return _one_node(node, default_language, known)  # the common case: the same answer
     keys: set[str] = set()
     opaque = False
     if node.has_interrupt:
@@ -458,7 +460,7 @@ def _flow(
     declared: frozenset[str],
     provides: dict[str, Provides],
     fan_ins: set[str],
-) -> tuple[dict[str, KeySet | None], dict[str, KeySet | None]]:
+) -> tuple[Mapping[str, KeySet | None], Mapping[str, KeySet | None]]:
     """A "may" data flow from the entry: the union of keys over every path to each node.
 
     Key sets are bits of an ``int`` (see :class:`KeySet`); ``None`` is "possibly any key".
@@ -466,11 +468,16 @@ def _flow(
     entry = wf.entry()
     if entry is None or entry not in provides:
         return {}, {}
-    succ: dict[str, list[str]] = {}
+    succ: dict[str, tuple[str, ...]] = {}
+    lookup = successor_lookup(wf)
     for name in provides:
-        succ[name] = [s for s in successors(wf, name) if s not in (START, END)]
-        if any(s not in provides for s in succ[name]):
-            return {}, {}  # a reference to no node: the routes cannot be followed
+        nexts = lookup(name)
+        if START in nexts or END in nexts:
+            nexts = tuple(s for s in nexts if s not in (START, END))
+        for s in nexts:
+            if s not in provides:
+                return {}, {}  # a reference to no node: the routes cannot be followed
+        succ[name] = nexts
     index: dict[str, int] = {}
     names: list[str] = []
 
@@ -484,43 +491,89 @@ def _flow(
             bits |= 1 << i
         return bits
 
-    pbits = {name: to_bits(sorted(p.keys)) for name, p in provides.items()}
+    pbits: dict[str, int] = {}
+    for name, p in provides.items():
+        keys = p.keys
+        if len(keys) != 1:
+            pbits[name] = to_bits(sorted(keys)) if keys else 0
+            continue
+        (key,) = keys  # the common case, inline
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(names)
+            names.append(key)
+        pbits[name] = 1 << i
     results_bit = to_bits(["parallel_results"])
+    opaque = {name for name, p in provides.items() if p.opaque}
     before: dict[str, int | None] = {entry: to_bits(sorted(declared))}
     after: dict[str, int | None] = {}
     queue = deque([entry])
+    pop, push = queue.popleft, queue.append
     steps = 0
     limit = 50 * (len(provides) + 1) ** 2  # keys only grow: a fixed point comes quickly
     while queue and steps < limit:
         steps += 1
-        name = queue.popleft()
+        name = pop()
         inp = before[name]
-        out = None if inp is None or provides[name].opaque else inp | pbits[name]
+        out = None if inp is None or name in opaque else inp | pbits[name]
         after[name] = out
         for nxt in succ[name]:
-            seen = nxt in before
-            old = before.get(nxt, 0)
-            if not seen:
+            if nxt not in before:
                 new = out
-            elif old is None or out is None:
-                new = None
-            else:
-                new = old | out
+                if new is not None and nxt in fan_ins:
+                    new = new | results_bit
+                before[nxt] = new
+                push(nxt)
+                continue
+            old = before[nxt]
+            new = None if old is None or out is None else old | out
             if nxt in fan_ins and new is not None:
                 new = new | results_bit
-            if not seen or new != old:
+            if new != old:
                 before[nxt] = new
-                queue.append(nxt)
+                push(nxt)
     if queue:  # did not settle: use the whole file
         return {}, {}
 
-    def as_set(bits: int | None) -> KeySet | None:
-        return None if bits is None else KeySet(bits, index, names)
+    made: dict[int, KeySet] = {}  # shared by both: a chain passes one int along
+    return _KeySets(before, index, names, made), _KeySets(after, index, names, made)
 
-    return (
-        {k: as_set(v) for k, v in before.items()},
-        {k: as_set(v) for k, v in after.items()},
-    )
+
+class _KeySets(Mapping[str, KeySet | None]):
+    """Node name → its ``KeySet`` (``None``: possibly any key), made from the flow's bits when
+    asked for: a large file has two per node, and the checks ask for few."""
+
+    __slots__ = ("_bits", "_index", "_made", "_names")
+
+    def __init__(
+        self,
+        bits: dict[str, int | None],
+        index: dict[str, int],
+        names: list[str],
+        made: dict[int, KeySet],
+    ) -> None:
+        self._bits = bits
+        self._index = index
+        self._names = names
+        self._made = made  # by the ``id`` of the bits (alive in ``_bits``)
+
+    def __getitem__(self, name: str) -> KeySet | None:
+        bits = self._bits[name]
+        if bits is None:
+            return None
+        found = self._made.get(id(bits))
+        if found is None:
+            found = self._made[id(bits)] = KeySet(bits, self._index, self._names)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._bits
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._bits)
+
+    def __len__(self) -> int:
+        return len(self._bits)
 
 
 def file_state_keys(ctx: CheckContext) -> frozenset[str]:

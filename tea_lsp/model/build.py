@@ -60,7 +60,9 @@ def _condition(node: YNode | None, role: str, owner: Node | None) -> Snippet | N
 
 
 def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
-    name_node = _str(ymap.get("name"))
+    values = ymap.values_by_key()
+    get = values.get
+    name_node = _str(get("name"))
     name = name_node.value if name_node else ""
     node = Node(
         name=name,
@@ -69,14 +71,15 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
         index=index,
         parent=parent,
     )
-    lang = _str(ymap.get("language"))
-    if lang is not None:
-        node.language = lang.value.strip().lower()
-        node.language_explicit = True
+    if "language" in values:
+        lang = _str(values["language"])
+        if lang is not None:
+            node.language = lang.value.strip().lower()
+            node.language_explicit = True
 
-    run = ymap.get("run")
+    run = get("run")
     if run is None:
-        run = ymap.get("script")
+        run = get("script")
     if isinstance(run, YMap):
         rtype = _str(run.get("type"))
         kind = rtype.value.strip().lower() if rtype else ""
@@ -93,24 +96,24 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
             code = _str(run.get("code"))
             if code is not None:
                 node.code = Snippet(_kind(node.language), code.value, code, "run", node)
-    else:
+    elif run is not None:
         code = _str(run)
         if code is not None:
             node.code = Snippet(_kind(node.language), code.value, code, "run", node)
 
-    uses = _str(ymap.get("uses")) or _str(ymap.get("action"))
+    uses = _str(get("uses")) or _str(get("action"))
     if uses is not None:
         node.uses = uses.value
         node.uses_span = uses.span
-    with_args = ymap.get("with")
+    with_args = get("with")
     if isinstance(with_args, YMap):
         node.with_args = with_args
         _collect_templates(with_args, "with", node, node.templates)
         if node.uses is not None:
             _action_refs(node, with_args)
-    out = ymap.get("output")
+    out = get("output")
     if out is None:
-        out = ymap.get("output_key")
+        out = get("output_key")
     if isinstance(out, YScalar) and isinstance(out.value, str):
         if _is_template(out.value):
             node.templates.append(Snippet("jinja", out.value, out, "output", node))
@@ -119,7 +122,7 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
     elif isinstance(out, YMap | YSeq):
         _collect_templates(out, "output", node, node.templates)
 
-    goto = ymap.get("goto")
+    goto = get("goto")
     if goto is not None:
         node.goto_span = goto.span
         target = _ref(goto, "goto")
@@ -136,23 +139,25 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
                 rules.append(GotoRule(to, _condition(item.get("if"), "condition", node)))
             node.goto = rules
 
-    fan_in = ymap.get("fan_in")
-    ntype = _str(ymap.get("type"))
+    fan_in = get("fan_in")
+    ntype = _str(get("type"))
     node.type = ntype.value if ntype else None
     if isinstance(fan_in, YScalar) and fan_in.value is True:
         node.fan_in = True
     elif node.type == "dynamic_parallel":
         node.dp_fan_in = _ref(fan_in, "fan_in")
 
-    node.has_interrupt = "interrupt" in ymap
-    node.has_retry = "retry" in ymap
+    node.has_interrupt = "interrupt" in values
+    node.has_retry = "retry" in values
     for handler_key in ("fallback", "on_error"):
-        handler = ymap.get(handler_key)
-        values = [p.value for p in handler.pairs] if isinstance(handler, YMap) else [handler]
-        node.handlers.extend(r for r in (_ref(v, "handler") for v in values) if r is not None)
+        if handler_key not in values:
+            continue  # _ref(None) is None: nothing to add
+        handler = values[handler_key]
+        handlers = [p.value for p in handler.pairs] if isinstance(handler, YMap) else [handler]
+        node.handlers.extend(r for r in (_ref(v, "handler") for v in handlers) if r is not None)
 
     for sub_key, target_list in (("steps", node.steps), ("body", node.body)):
-        seq = ymap.get(sub_key)
+        seq = get(sub_key)
         if isinstance(seq, YSeq):
             for i, item in enumerate(seq.items):
                 if isinstance(item, YMap):
@@ -161,15 +166,15 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
                         sub.name = f"step_{i}"  # as TEA names an unnamed step
                     target_list.append(sub)
     if node.type == "while_loop":
-        node.condition = _condition(ymap.get("condition"), "condition", node)
-        mi = ymap.get("max_iterations")
+        node.condition = _condition(get("condition"), "condition", node)
+        mi = get("max_iterations")
         if isinstance(mi, YScalar) and isinstance(mi.value, int) and not isinstance(mi.value, bool):
             node.max_iterations = mi.value
     if node.type == "dynamic_parallel":
-        items = _str(ymap.get("items"))
+        items = _str(get("items"))
         if items is not None:
             node.items = Snippet("jinja", items.value, items, "items", node, True)
-        iv, ix = _str(ymap.get("item_var")), _str(ymap.get("index_var"))
+        iv, ix = _str(get("item_var")), _str(get("index_var"))
         node.item_var = iv.value if iv else "item"
         node.index_var = ix.value if ix else "index"
     return node

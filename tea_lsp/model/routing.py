@@ -7,7 +7,9 @@ Precedence (WORKFLOW_FORMAT.md §3): ``goto`` > edges leaving the node > implici
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 from tea_lsp.model.workflow import END, START, Edge, FanOut, Node, Ref, Snippet, Workflow
@@ -49,34 +51,80 @@ def _implicit_next(wf: Workflow, node: Node) -> str:
 
 def successors(wf: Workflow, name: str) -> list[str]:
     """Every node control can reach in one step from ``name`` (branches and fan-in included)."""
+    return list(successor_lookup(wf)(name))
+
+
+def successor_lookup(wf: Workflow) -> Callable[[str], tuple[str, ...]]:
+    """``successors`` for many look-ups: the model's memo is checked once (and filled for
+    every node at the first look-up); the remembered tuples are returned, not copies."""
     memo = wf.routes_memo()
     if memo is None:
-        return _successors(wf, name)
-    found = memo.get(name)
-    if found is None:
-        found = memo[name] = _successors(wf, name)
-    return list(found)
+        return partial(_successors, wf)
+    if not memo:
+        _fill(wf, memo)
+    get = memo.get
+
+    def lookup(name: str) -> tuple[str, ...]:
+        found = get(name)
+        if found is None:
+            found = memo[name] = _successors(wf, name)
+        return found
+
+    return lookup
 
 
-def _successors(wf: Workflow, name: str) -> list[str]:
-    out: list[str] = []
+def _fill(wf: Workflow, memo: dict[str, tuple[str, ...]]) -> None:
+    """The successors of every node at once. Most nodes of a large file have no ``goto``, no
+    edge, no fan-out and no handler: they only chain to the next node in the list."""
+    nodes, by_name = wf.nodes, wf.by_name
+    with_edges = {e.source.name for e in wf.edges if e.source is not None}
+    fanning = {f.source.name for f in wf.fan_outs}
+    last = len(nodes) - 1
+    for i, node in enumerate(nodes):
+        name = node.name
+        if not name or by_name.get(name) is not node or name in memo:
+            continue
+        if (
+            node.goto is None
+            and not node.handlers
+            and node.type != "dynamic_parallel"
+            and name not in with_edges
+            and name not in fanning
+        ):
+            memo[name] = (nodes[i + 1].name if i < last and nodes[i + 1].name else END,)
+        else:
+            memo[name] = _successors(wf, name)
+
+
+def _successors(wf: Workflow, name: str) -> tuple[str, ...]:
     node = wf.by_name.get(name)
-    if node is not None and node.goto is None:
+    if node is None:
+        return ()
+    out: list[str] = []
+    edges = wf.edges_from(name)
+    if node.goto is None:
         fo = wf.fan_out_from(name)
         if fo is not None:
             out.extend(b.name for b in fo.branches)
             if fo.fan_in is not None:
                 out.append(fo.fan_in.name)
             out.extend(r.name for r in fo.declared_fan_ins())  # all of them, even conflicting
-    if node is not None and node.type == "dynamic_parallel" and node.dp_fan_in is not None:
+    if node.type == "dynamic_parallel" and node.dp_fan_in is not None:
         out.append(node.dp_fan_in.name)
-    out.extend(r.target for r in routes(wf, name))
-    if node is not None and node.goto is None:
-        for e in wf.edges_from(name):
+    # the targets of ``routes(wf, name)``, without building its Route objects
+    if node.goto is not None:
+        out.extend(r.target.name for r in node.goto)
+    elif edges:
+        for e in edges:
+            if not (e.is_parallel or e.parallel_list is not None):
+                out.extend(t.name for t in e.targets)
+    else:
+        out.append(_implicit_next(wf, node))
+    if node.goto is None:
+        for e in edges:
             out.extend(t.name for t in e.cond_targets)
-    if node is not None:
-        out.extend(h.name for h in node.handlers if h.name in wf.by_name)
-    return list(dict.fromkeys(out))
+    out.extend(h.name for h in node.handlers if h.name in wf.by_name)
+    return tuple(dict.fromkeys(out))
 
 
 def entry(wf: Workflow) -> str | None:
@@ -88,18 +136,35 @@ def reachable(wf: Workflow, start: str | None = None, stop: str | None = None) -
     first = start if start is not None else entry(wf)
     if first is None:
         return []
+    if stop is None:  # the checks ask twice from the entry: the complete model keeps it
+        kept = wf.reached_from(first)
+        if kept is not None:
+            return kept
+        found = _reachable(wf, first, None)
+        if first == entry(wf):
+            wf.keep_reached(first, found)
+        return found
+    return _reachable(wf, first, stop)
+
+
+def _reachable(wf: Workflow, first: str, stop: str | None) -> list[str]:
+    succ = successor_lookup(wf)
+    memo = wf.routes_memo() or {}  # filled by successor_lookup: read directly in the loop
+    get = memo.get
     seen: dict[str, None] = {}
     queue = deque([first])
+    pop, push = queue.popleft, queue.append
     while queue:
-        cur = queue.popleft()
+        cur = pop()
         if cur in seen or cur in (END, START):
             continue
         seen[cur] = None
         if cur == stop:
             continue
-        for nxt in successors(wf, cur):
+        found = get(cur)
+        for nxt in succ(cur) if found is None else found:
             if nxt not in seen:
-                queue.append(nxt)
+                push(nxt)
     return list(seen)
 
 

@@ -177,7 +177,19 @@ class Workflow:
     )
     # routing.successors() per node name, kept once the model is complete (see
     # ``routes_memo``); dropped when ``nodes``, ``edges`` or ``fan_outs`` change.
-    _successors: tuple[tuple[int, ...], dict[str, list[str]]] | None = field(
+    _successors: tuple[tuple[int, ...], dict[str, tuple[str, ...]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    # routing.reachable() from the entry (same lifetime as ``_successors``).
+    _reach_entry: tuple[tuple[int, ...], str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    # all_nodes() of the complete model (same lifetime as ``_successors``).
+    _all_nodes: tuple[tuple[int, ...], list[Node]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    # fan_out_from() index, rebuilt when ``fan_outs`` is replaced or grows.
+    _fan_out_index: tuple[tuple[int, int], dict[str, FanOut]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
 
@@ -191,7 +203,7 @@ class Workflow:
             len(self.fan_outs),
         )
 
-    def routes_memo(self) -> dict[str, list[str]] | None:
+    def routes_memo(self) -> dict[str, tuple[str, ...]] | None:
         """The successors memo (``None`` while the model is being built or was changed)."""
         memo = self._successors
         if memo is None or memo[0] != self._shape():
@@ -200,9 +212,32 @@ class Workflow:
 
     def freeze_routes(self) -> None:
         """The model is complete: routing may remember each node's successors."""
-        self._successors = (self._shape(), {})
+        shape = self._shape()
+        self._successors = (shape, {})
+        self._all_nodes = (shape, self._walk_nodes())
+
+    def reached_from(self, start: str) -> list[str] | None:
+        """``routing.reachable(self, start)`` as kept by ``keep_reached`` (else ``None``)."""
+        kept = self._reach_entry
+        if kept is None or kept[1] != start or kept[0] != self._shape():
+            return None
+        return list(kept[2])
+
+    def keep_reached(self, start: str, names: list[str]) -> None:
+        """Keep the nodes reachable from ``start`` (the entry) once the model is complete."""
+        if self.routes_memo() is not None:
+            self._reach_entry = (self._shape(), start, list(names))
 
     def all_nodes(self) -> list[Node]:
+        """Every node: top-level ones, each followed by its sub-nodes (steps, loop bodies).
+
+        Kept once the model is complete (the checks ask for it some twenty times)."""
+        memo = self._all_nodes
+        if memo is not None and memo[0] == self._shape():
+            return list(memo[1])
+        return self._walk_nodes()
+
+    def _walk_nodes(self) -> list[Node]:
         out: list[Node] = []
         for n in self.nodes:
             if n.steps or n.body:
@@ -251,10 +286,14 @@ class Workflow:
         return list(self._edge_index[1].get(name, ()))
 
     def fan_out_from(self, name: str) -> FanOut | None:
-        for f in self.fan_outs:
-            if f.source.name == name:
-                return f
-        return None
+        """The first fan-out whose source is ``name``."""
+        key = (id(self.fan_outs), len(self.fan_outs))
+        if self._fan_out_index is None or self._fan_out_index[0] != key:
+            index: dict[str, FanOut] = {}
+            for f in self.fan_outs:
+                index.setdefault(f.source.name, f)
+            self._fan_out_index = (key, index)
+        return self._fan_out_index[1].get(name)
 
     def entry(self) -> str | None:
         for e in self.edges:

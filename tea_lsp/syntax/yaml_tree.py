@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -27,6 +27,7 @@ except AttributeError:  # pragma: no cover - depends on the PyYAML build
 # First characters of the plain scalars an implicit resolver may turn into a non-string tag.
 _RESOLVED_FIRST = frozenset(k for k in _BaseLoader.yaml_implicit_resolvers if k)
 _RESOLVED: dict[str, str] = {}  # plain scalar text → tag, for short texts
+_NO_PATHS: dict[object, object] = {}  # never filled: its ``get`` is a do-nothing builtin
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
@@ -36,6 +37,12 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
     scalars, on the text alone: most plain scalars cannot be anything but strings (their first
     character rules out every implicit resolver) and the others repeat (keys, ``true``...).
     """
+
+    # The composer calls these around every node it composes, for path resolvers, which the
+    # safe loader has none of: builtins that accept the same arguments and do nothing cost
+    # far less than the inherited Python methods (a dict's ``get`` and ``tuple()``).
+    descend_resolver = _NO_PATHS.get
+    ascend_resolver = tuple
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is yaml.ScalarNode:
@@ -173,6 +180,11 @@ class YMap(YNode):
     def keys(self) -> list[str]:
         return list(self._index)
 
+    def values_by_key(self) -> dict[str, YNode]:
+        """Each key's value (the last pair of a duplicated key), as a new dict: for code that
+        looks up many keys of one mapping, most of them absent."""
+        return {k: p.value for k, p in self._index.items()}
+
     def __contains__(self, key: object) -> bool:
         return key in self._index
 
@@ -248,6 +260,44 @@ _ITEMS = _ItemCache(4096)
 _REUSE_MAX_CHARS = 400_000  # ~4096 items of ~100 characters
 
 
+_ScalarEvent = yaml.ScalarEvent
+_AliasEvent = yaml.AliasEvent
+_MappingStartEvent = yaml.MappingStartEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+
+
+# The composer's errors are worded as the loader's own composer words them.
+_LIBYAML = _BaseLoader is not yaml.SafeLoader
+
+
+def _duplicate_anchor(name: str, first: Any, second: Any) -> NoReturn:
+    what = "found duplicate anchor" if _LIBYAML else f"found duplicate anchor {name!r}"
+    raise yaml.composer.ComposerError(
+        f"{what}; first occurrence", first, "second occurrence", second
+    )
+
+
+def _undefined_alias(name: str, mark: Any) -> NoReturn:
+    what = "found undefined alias" if _LIBYAML else f"found undefined alias {name!r}"
+    raise yaml.composer.ComposerError(None, None, what, mark)
+
+
+def _merge_pairs_of(built: YNode) -> list[YPair]:
+    """The pairs a merge key's value brings: a mapping's, or those of a list of mappings (the
+    first mapping with a key wins)."""
+    if isinstance(built, YMap):
+        return list(built.pairs)
+    if isinstance(built, YSeq):
+        out: list[YPair] = []
+        for item in built.items:
+            if isinstance(item, YMap):
+                out.extend(p for p in item.pairs if p.key_text not in {q.key_text for q in out})
+        return out
+    return []
+
+
 class _Builder:
     def __init__(self, parsed: ParsedYaml) -> None:
         self.parsed = parsed
@@ -313,9 +363,6 @@ class _Builder:
             ymap._index = {}
             self.cache[id(node)] = ymap
             self.mapping(ymap, node, depth)
-            if self.track:
-                size = self.size
-                self.sizes[id(ymap)] = 1 + sum(size(p.key) + size(p.value) for p in ymap.pairs)
             return ymap
         assert isinstance(node, yaml.ScalarNode)  # a ScalarNode subclass
         return self.scalar(node)
@@ -437,13 +484,20 @@ class _Builder:
             out.header_line = -1
             out.block_indent = -1
             return out
-        span = Span(s.line, s.column, e.line, e.column)
-        header = span.start_line
+        return self.block(tag, value, style, s, e)
+
+    def block(self, tag: str, value: Any, style: str, s: Any, e: Any) -> YScalar:
+        """A literal (``|``) or folded (``>``) scalar from start mark ``s`` to end mark ``e``:
+        its span is tight (to the end of its last non-blank line), and its content's
+        indentation is kept."""
+        header = s.line
         indent = -1
         text = str(value)
-        content = text.split("\n")
         # Content indentation: compare the first non-blank content line with the file line.
-        for k, vline in enumerate(content):
+        k = start = 0
+        while True:
+            nl = text.find("\n", start)
+            vline = text[start:] if nl < 0 else text[start:nl]
             if vline.strip():
                 fline = self.lines.line(header + 1 + k)
                 if style == ">" or not fline.endswith(vline):
@@ -451,35 +505,75 @@ class _Builder:
                 else:
                     indent = len(fline) - len(vline)
                 break
+            if nl < 0:
+                break
+            start = nl + 1
+            k += 1
         # Tight span: from the indicator to the end of the last non-blank content line.
-        end_line, end_col = span.start_line, span.start_col + 1
-        last = span.end_line - 1 if span.end_col == 0 else span.end_line
+        end_line, end_col = s.line, s.column + 1
+        last = e.line - 1 if e.column == 0 else e.line
         last = min(last, self.lines.line_count - 1)
         for ln in range(last, header, -1):
             lt = self.lines.line(ln)
             if lt.strip():
                 end_line, end_col = ln, len(lt.rstrip())
                 break
-        span = Span(span.start_line, span.start_col, end_line, end_col)
-        return YScalar(span, tag, value, style, header, indent)
+        return YScalar(Span(s.line, s.column, end_line, end_col), tag, value, style, header, indent)
 
     def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
-        """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``."""
+        """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``; in a file
+        with anchors, also record its expanded size."""
         pairs: list[YPair] = []
         index: dict[str, YPair] = {}  # also finds duplicates: the latest pair of each key
         merged: list[YPair] = []
         scalar, build, d1 = self.scalar, self.build, depth + 1
         track = self.track
         for knode, vnode in node.value:
-            if track:  # an alias value is searched after its key
-                self.cursor = (knode.end_mark.line, knode.end_mark.column)
+            # In a file with anchors, an alias key or value is searched after the key's end
+            # (only collections can be aliases that matter: a scalar adds nothing).
             if knode.tag == _MERGE_TAG:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
                 merged.extend(self._merge_pairs(vnode, depth))
                 continue
-            key = scalar(knode) if type(knode) is _ScalarNode else build(knode, d1)
-            if track:
-                self.cursor = (knode.end_mark.line, knode.end_mark.column)
-            value = scalar(vnode) if type(vnode) is _ScalarNode else build(vnode, d1)
+            if type(knode) is _ScalarNode:
+                if knode.tag == _STR_TAG and (knode.style is None or knode.style in "'\""):
+                    # the common case of ``scalar`` inline: a string, not a block scalar
+                    s, e = knode.start_mark, knode.end_mark
+                    sk = YScalar.__new__(YScalar)
+                    sk._span = None
+                    sk._pos = (s.line, s.column, e.line, e.column)
+                    sk.tag = _STR_TAG
+                    sk.value = knode.value
+                    sk.style = knode.style or ""
+                    sk.header_line = -1
+                    sk.block_indent = -1
+                    key: YNode = sk
+                else:
+                    key = scalar(knode)
+            else:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
+                key = build(knode, d1)
+            if type(vnode) is _ScalarNode:
+                if vnode.tag == _STR_TAG and (vnode.style is None or vnode.style in "'\""):
+                    # the common case of ``scalar`` inline: a string, not a block scalar
+                    s, e = vnode.start_mark, vnode.end_mark
+                    sv = YScalar.__new__(YScalar)
+                    sv._span = None
+                    sv._pos = (s.line, s.column, e.line, e.column)
+                    sv.tag = _STR_TAG
+                    sv.value = vnode.value
+                    sv.style = vnode.style or ""
+                    sv.header_line = -1
+                    sv.block_indent = -1
+                    value: YNode = sv
+                else:
+                    value = scalar(vnode)
+            else:
+                if track:
+                    self.cursor = (knode.end_mark.line, knode.end_mark.column)
+                value = build(vnode, d1)
             pair = YPair(key, value)
             pairs.append(pair)
             if type(key) is YScalar and key.value is not None:
@@ -507,18 +601,245 @@ class _Builder:
                     index[kt_] = p  # last one wins, as YAML loaders do
         ymap.pairs = pairs
         ymap._index = index
+        if track:
+            sizes = self.sizes
+            size = 1
+            for p in pairs:
+                k, v = p.key, p.value
+                size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
+                    1 if type(v) is YScalar else sizes.get(id(v), 1)
+                )
+            sizes[id(ymap)] = size
+
+    # ---- building from the parser's events (no composed ``yaml.Node`` tree in between)
+
+    def events_document(self, loader: _Loader) -> YNode:
+        """The root of the next document, from the loader's events: the same tree ``build``
+        makes of the composed document, without composing it first (the composer builds a
+        ``yaml.Node`` and two marks per node and calls back into Python for each; about a
+        third of the parsing time of a large file). The DOCUMENT-START event is read already;
+        the DOCUMENT-END event is left to the caller.
+
+        The collection being built is held in local variables (the hot loop reads them for
+        every event); those of the enclosing collections wait on ``stack``.
+        """
+        get = loader.get_event
+        resolve = loader.resolve
+        resolved = _RESOLVED  # ``resolve``'s memo, read without the call
+        scalar = self.scalar
+        track = self.track
+        sizes = self.sizes
+        diagnostics = self.parsed.diagnostics
+        anchors: dict[str, tuple[YNode, Any]] = {}  # name → (node, start mark)
+        stack: list[tuple[Any, ...]] = []
+        # the collection being built: ``node`` is None outside any collection
+        node: YNode | None = None
+        items: list[YNode] | None = None  # a sequence's items; None for a mapping
+        pairs: list[YPair] = []  # a mapping's pairs and index
+        index: dict[str, YPair] = {}
+        key: YNode | None = None  # a mapping's key waiting for its value
+        merge = False  # that key is a merge key ('<<')
+        merged: list[YPair] = []  # pairs the merge keys bring
+        start: Any = None  # the start mark
+        while True:
+            ev = get()
+            kind = type(ev)
+            child: YNode
+            if kind is _ScalarEvent:
+                anchor = ev.anchor
+                if anchor is not None and anchor in anchors:
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
+                tag = ev.tag
+                value = ev.value
+                if tag is None or tag == "!":
+                    implicit = ev.implicit
+                    if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
+                        tag = _STR_TAG  # what ``resolve`` says, without the call
+                    else:
+                        tag = resolved.get(value) or resolve(_ScalarNode, value, implicit)
+                style = ev.style
+                if tag == _STR_TAG and (style is None or style in "'\""):
+                    sm, em = ev.start_mark, ev.end_mark
+                    sc = YScalar.__new__(YScalar)
+                    sc._span = None
+                    sc._pos = (sm.line, sm.column, em.line, em.column)
+                    sc.tag = _STR_TAG
+                    sc.value = value
+                    sc.style = style or ""
+                    sc.header_line = -1
+                    sc.block_indent = -1
+                    child = sc
+                elif tag == _STR_TAG:  # a block scalar
+                    child = self.block(tag, value, style, ev.start_mark, ev.end_mark)
+                else:
+                    child = scalar(_ScalarNode(tag, value, ev.start_mark, ev.end_mark, style))
+                if anchor is not None:
+                    anchors[anchor] = (child, ev.start_mark)
+            elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                anchor = ev.anchor
+                if anchor is not None and anchor in anchors:
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
+                if len(stack) > _MAX_DEPTH:
+                    child = self.events_too_deep(ev, get, resolve, anchors)
+                else:
+                    stack.append((node, items, pairs, index, key, merge, merged, start))
+                    tag = ev.tag
+                    start = ev.start_mark
+                    key = None
+                    merge = False
+                    if kind is _MappingStartEvent:
+                        ymap = YMap.__new__(YMap)
+                        ymap._span = None
+                        ymap.tag = _MAP_TAG if tag is None or tag == "!" else tag
+                        ymap.pairs = pairs = []
+                        ymap._index = index = {}
+                        node = ymap
+                        items = None
+                        merged = []
+                    else:
+                        seq = YSeq.__new__(YSeq)
+                        seq._span = None
+                        seq.tag = _SEQ_TAG if tag is None or tag == "!" else tag
+                        seq.items = items = []
+                        node = seq
+                    if anchor is not None:
+                        anchors[anchor] = (node, start)
+                    continue
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                assert node is not None
+                em = ev.end_mark
+                node._pos = (start.line, start.column, em.line, em.column)
+                if items is None:
+                    assert isinstance(node, YMap)
+                    if merged:
+                        own = {p.key_text for p in pairs}
+                        pairs = [p for p in merged if p.key_text not in own] + pairs
+                        index = {}
+                        for p in pairs:
+                            kt_ = p.key_text
+                            if kt_ is not None:
+                                index[kt_] = p  # last one wins, as YAML loaders do
+                        node.pairs = pairs
+                        node._index = index
+                    if track:
+                        size = 1
+                        for p in pairs:
+                            k, v = p.key, p.value
+                            size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
+                                1 if type(v) is YScalar else sizes.get(id(v), 1)
+                            )
+                        sizes[id(node)] = size
+                elif track:
+                    size = 1
+                    for i in items:
+                        size += 1 if type(i) is YScalar else sizes.get(id(i), 1)
+                    sizes[id(node)] = size
+                child = node
+                node, items, pairs, index, key, merge, merged, start = stack.pop()
+            elif kind is _AliasEvent:
+                found = anchors.get(ev.anchor)
+                if found is None:
+                    _undefined_alias(ev.anchor, ev.start_mark)
+                target = found[0]
+                if type(target) is YScalar:
+                    child = target  # a scalar adds nothing to the expanded tree
+                else:
+                    self.cursor = (ev.start_mark.line, ev.start_mark.column)
+                    child = self.alias(target)
+            else:  # pragma: no cover - the parser emits no other event inside a node
+                raise yaml.composer.ComposerError(
+                    None, None, f"unexpected {kind.__name__}", ev.start_mark
+                )
+            # attach ``child`` to the collection being built
+            if items is not None:
+                items.append(child)
+            elif node is None:
+                return child
+            elif key is None:
+                if child.tag == _MERGE_TAG:
+                    merge = True
+                key = child
+            elif merge:
+                merge = False
+                key = None
+                merged.extend(_merge_pairs_of(child))
+            else:
+                pair = YPair(key, child)
+                pairs.append(pair)
+                if type(key) is YScalar and key.value is not None:
+                    kv = key.value
+                    kt = kv if type(kv) is str else str(kv)
+                    first = index.get(kt)
+                    if first is not None:
+                        diagnostics.append(
+                            Diagnostic(
+                                "TEA002",
+                                Severity.ERROR,
+                                f"duplicate key '{kt}'; the earlier value is silently discarded",
+                                key.span,
+                                (Related(first.key.span, f"'{kt}' first defined here"),),
+                            )
+                        )
+                    index[kt] = pair
+                key = None
+
+    def events_too_deep(
+        self, start: Any, get: Any, resolve: Any, anchors: dict[str, tuple[YNode, Any]]
+    ) -> YNode:
+        """A collection nested too deep: reported, read as null; its events are skipped (their
+        anchors and aliases still checked as the composer checks them)."""
+        sm = start.start_mark
+        self.parsed.diagnostics.append(
+            Diagnostic(
+                "TEA001",
+                Severity.ERROR,
+                f"nesting deeper than {_MAX_DEPTH} levels is not supported",
+                Span(sm.line, sm.column, sm.line, sm.column + 1),
+            )
+        )
+        out = YScalar.__new__(YScalar)
+        out._span = None
+        out.tag = _NULL_TAG
+        out.value = None
+        out.style = ""
+        out.header_line = -1
+        out.block_indent = -1
+        if start.anchor is not None:
+            anchors[start.anchor] = (out, sm)
+        open_ = 1
+        while True:
+            ev = get()
+            kind = type(ev)
+            if kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                open_ += 1
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+                open_ -= 1
+                if open_ == 0:
+                    em = ev.end_mark
+                    out._pos = (sm.line, sm.column, em.line, em.column)
+                    return out
+                continue
+            elif kind is _AliasEvent:
+                if ev.anchor not in anchors:
+                    _undefined_alias(ev.anchor, ev.start_mark)
+                continue
+            anchor = ev.anchor
+            if anchor is not None:
+                if anchor in anchors:
+                    _duplicate_anchor(anchor, anchors[anchor][1], ev.start_mark)
+                # an alias of a scalar in here reads it; of a collection, null
+                built: YNode = out
+                if kind is _ScalarEvent:
+                    tag = ev.tag
+                    if tag is None or tag == "!":
+                        tag = resolve(_ScalarNode, ev.value, ev.implicit)
+                    built = self.scalar(
+                        _ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, ev.style)
+                    )
+                anchors[anchor] = (built, ev.start_mark)
 
     def _merge_pairs(self, vnode: yaml.Node, depth: int) -> list[YPair]:
-        built = self.build(vnode, depth + 1)
-        if isinstance(built, YMap):
-            return list(built.pairs)
-        if isinstance(built, YSeq):
-            out: list[YPair] = []
-            for item in built.items:
-                if isinstance(item, YMap):
-                    out.extend(p for p in item.pairs if p.key_text not in {q.key_text for q in out})
-            return out
-        return []
+        return _merge_pairs_of(self.build(vnode, depth + 1))
 
 
 def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
@@ -564,8 +885,13 @@ def _error_diagnostic(exc: Exception, lines: LineIndex) -> Diagnostic:
     return Diagnostic("TEA001", Severity.ERROR, f"invalid YAML: {message}", span, related)
 
 
-def parse_yaml(text: str) -> ParsedYaml:
-    """Parse every document of ``text``. Never raises."""
+def parse_yaml(text: str, *, events: bool | None = None) -> ParsedYaml:
+    """Parse every document of ``text``. Never raises.
+
+    The tree is built from the parser's events, or, when built items of an earlier parse may
+    be reused (see ``_ItemCache``: files without anchors of up to ``_REUSE_MAX_CHARS``), from
+    the composed nodes. ``events`` forces one way (the tests compare them).
+    """
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
     lone = _SURROGATE.search(text)
     if lone is not None:  # not encodable: reported, and parsed as U+FFFD
@@ -584,11 +910,21 @@ def parse_yaml(text: str) -> ParsedYaml:
     builder = _Builder(parsed)
     try:
         index = 0
-        while loader.check_node():
-            node = loader.get_node()
-            root = builder.build(node) if node is not None else None
-            parsed.documents.append(YamlDocument(root, index))
-            index += 1
+        root: YNode | None
+        if events if events is not None else not builder.reuse:
+            get = loader.get_event
+            get()  # STREAM-START
+            while type(get()) is not yaml.StreamEndEvent:  # DOCUMENT-START
+                root = builder.events_document(loader)
+                get()  # DOCUMENT-END
+                parsed.documents.append(YamlDocument(root, index))
+                index += 1
+        else:  # composed nodes: their marks find the items to reuse
+            while loader.check_node():
+                node = loader.get_node()
+                root = builder.build(node) if node is not None else None
+                parsed.documents.append(YamlDocument(root, index))
+                index += 1
         if not parsed.documents:
             parsed.documents.append(YamlDocument(None, 0))
     except yaml.YAMLError as exc:
@@ -613,13 +949,16 @@ def to_python(node: YNode | None) -> Any:
         return None
     if isinstance(node, YScalar):
         return node.value
+    # scalar children inline: most nodes are scalars, and a call each doubled the time
     if isinstance(node, YSeq):
-        return [to_python(i) for i in node.items]
+        return [i.value if isinstance(i, YScalar) else to_python(i) for i in node.items]
     assert isinstance(node, YMap)
     out: dict[str, Any] = {}
     for p in node.pairs:
-        kt = p.key_text
-        out["null" if kt is None else kt] = to_python(p.value)
+        k, v = p.key, p.value
+        kv = k.value if isinstance(k, YScalar) else None  # ``key_text``, inline
+        kt = "null" if kv is None else (kv if type(kv) is str else str(kv))
+        out[kt] = v.value if isinstance(v, YScalar) else to_python(v)
     return out
 
 

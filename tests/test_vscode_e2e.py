@@ -433,14 +433,14 @@ def _result_text(session: Session) -> dict[str, Any]:
             time.sleep(0.3)
 
 
-def _answer_input(session: Session, value: str) -> None:
+def _answer_input(session: Session, value: str, name: str = "run.tea.yaml") -> None:
     from playwright.sync_api import expect
 
     page = session.page
     box = page.locator(".quick-input-widget input")
     # The command palette's box (same widget) may still be up: wait for the run's own box.
     title = page.locator(".quick-input-widget .quick-input-title")
-    expect(title).to_have_text("Run run.tea.yaml", timeout=WAIT_MS)
+    expect(title).to_have_text(f"Run {name}", timeout=WAIT_MS)
     box.wait_for(state="visible", timeout=WAIT_MS)
     box.fill(value)
     session.shot("06-run-input")
@@ -588,10 +588,7 @@ def test_graph_view_follows_edits_clicks_and_runs(session: Session) -> None:
 
     # after a run: how each node ended, and its time
     session.command("TEA: Run Workflow")
-    box = page.locator(".quick-input-widget input")
-    box.wait_for(state="visible", timeout=WAIT_MS)
-    box.fill("")
-    page.keyboard.press("Enter")
+    _answer_input(session, "", "graph.tea.yaml")
     failed = frame.locator("#graph g.node.outcome-failed")
     failed.first.wait_for(state="attached", timeout=WAIT_MS)
     outcomes = dict(

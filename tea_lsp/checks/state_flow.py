@@ -81,7 +81,8 @@ class KeySet(Set[str]):
         if not isinstance(key, str):
             return False
         i = self._index.get(key)
-        if i is not None and (self._bits >> i) & 1:
+        # (a low bit tested without shifting the whole int, which copies it)
+        if i is not None and ((self._bits & (1 << i)) if i < 256 else (self._bits >> i) & 1):
             return True
         return key in self._extra
 
@@ -242,7 +243,7 @@ def code_state_key_problem(
     keys = flow.keys_before(node) if node.parent is None else flow.keys_after(node)
     if keys is None:
         return None
-    message = flow.key_message(key, keys | extra)
+    message = flow.key_message(key, keys | extra if extra else keys)
     return None if message is None else message.replace("this template", "this node")
 
 
@@ -491,7 +492,11 @@ def _flow(
             bits |= 1 << i
         return bits
 
+    # What each node adds: the common case of one key by its bit's position (a large file
+    # may have thousands of keys: a mask per node, as long as its bit's position, made
+    # memory quadratic), other nodes by their mask.
     pbits: dict[str, int] = {}
+    pone: dict[str, int] = {}
     for name, p in provides.items():
         keys = p.keys
         if len(keys) != 1:
@@ -502,7 +507,7 @@ def _flow(
         if i is None:
             i = index[key] = len(names)
             names.append(key)
-        pbits[name] = 1 << i
+        pone[name] = i
     results_bit = to_bits(["parallel_results"])
     opaque = {name for name, p in provides.items() if p.opaque}
     before: dict[str, int | None] = {entry: to_bits(sorted(declared))}
@@ -515,21 +520,33 @@ def _flow(
         steps += 1
         name = pop()
         inp = before[name]
-        out = None if inp is None or name in opaque else inp | pbits[name]
+        if inp is None or name in opaque:
+            out = None
+        else:
+            # the same int when nothing new is added: along a long chain, a new int per node
+            # (each as long as the keys met so far) made memory and time quadratic
+            i = pone.get(name)
+            if i is None:
+                pb = pbits[name]
+                out = inp if inp & pb == pb else inp | pb
+            elif (inp & (1 << i)) if i < 256 else (inp >> i) & 1:
+                out = inp
+            else:
+                out = inp | (1 << i)
         after[name] = out
         for nxt in succ[name]:
             if nxt not in before:
                 new = out
-                if new is not None and nxt in fan_ins:
+                if new is not None and nxt in fan_ins and new & results_bit == 0:
                     new = new | results_bit
                 before[nxt] = new
                 push(nxt)
                 continue
             old = before[nxt]
-            new = None if old is None or out is None else old | out
-            if nxt in fan_ins and new is not None:
+            new = None if old is None or out is None else old | out if old & out != out else old
+            if nxt in fan_ins and new is not None and new & results_bit == 0:
                 new = new | results_bit
-            if new != old:
+            if new is not old and new != old:
                 before[nxt] = new
                 push(nxt)
     if queue:  # did not settle: use the whole file

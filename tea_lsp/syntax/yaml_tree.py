@@ -493,32 +493,50 @@ class _Builder:
         header = s.line
         indent = -1
         text = str(value)
+        line = self.lines.line
         # Content indentation: compare the first non-blank content line with the file line.
-        k = start = 0
-        while True:
-            nl = text.find("\n", start)
-            vline = text[start:] if nl < 0 else text[start:nl]
-            if vline.strip():
-                fline = self.lines.line(header + 1 + k)
-                if style == ">" or not fline.endswith(vline):
-                    indent = len(fline) - len(fline.lstrip(" "))
-                else:
-                    indent = len(fline) - len(vline)
-                break
-            if nl < 0:
-                break
+        nl = text.find("\n")
+        vline = text if nl < 0 else text[:nl]
+        if vline.strip():  # the common case: the first content line is not blank
+            fline = line(header + 1)
+            if style == ">" or not fline.endswith(vline):
+                indent = len(fline) - len(fline.lstrip(" "))
+            else:
+                indent = len(fline) - len(vline)
+        elif nl >= 0:
+            k = 1
             start = nl + 1
-            k += 1
+            while True:
+                nl = text.find("\n", start)
+                vline = text[start:] if nl < 0 else text[start:nl]
+                if vline.strip():
+                    fline = line(header + 1 + k)
+                    if style == ">" or not fline.endswith(vline):
+                        indent = len(fline) - len(fline.lstrip(" "))
+                    else:
+                        indent = len(fline) - len(vline)
+                    break
+                if nl < 0:
+                    break
+                start = nl + 1
+                k += 1
         # Tight span: from the indicator to the end of the last non-blank content line.
         end_line, end_col = s.line, s.column + 1
         last = e.line - 1 if e.column == 0 else e.line
         last = min(last, self.lines.line_count - 1)
         for ln in range(last, header, -1):
-            lt = self.lines.line(ln)
+            lt = line(ln).rstrip()
             if lt.strip():
-                end_line, end_col = ln, len(lt.rstrip())
+                end_line, end_col = ln, len(lt)
                 break
-        return YScalar(Span(s.line, s.column, end_line, end_col), tag, value, style, header, indent)
+        out = YScalar.__new__(YScalar)
+        out._span = Span(s.line, s.column, end_line, end_col)
+        out.tag = tag
+        out.value = value
+        out.style = style
+        out.header_line = header
+        out.block_indent = indent
+        return out
 
     def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
         """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``; in a file
@@ -893,7 +911,7 @@ def parse_yaml(text: str, *, events: bool | None = None) -> ParsedYaml:
     the composed nodes. ``events`` forces one way (the tests compare them).
     """
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
-    lone = _SURROGATE.search(text)
+    lone = None if text.isascii() else _SURROGATE.search(text)
     if lone is not None:  # not encodable: reported, and parsed as U+FFFD
         line, col = parsed.lines.position(lone.start())
         parsed.diagnostics.append(

@@ -43,6 +43,16 @@ ADVERSARIAL = [
     "a: " + "[" * 1200 + "]" * 1200 + "\n",
     "a: &big [" + ", ".join(["x"] * 50) + "]\nb: [" + ", ".join(["*big"] * 3000) + "]\n",
     "a: &a [x, y]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c]\n",
+    # aliases of a complete collection inside one still open, of collections holding aliases
+    "a: &o {i: &i [1, 2], j: *i, k: *o, l: [*i]}\nb: *o\n",
+    "a: &p [&q {x: [1, 2]}, *q]\nb: [*p, *p, *q]\nc: {<<: *q, y: *p}\n",
+    "a: &a ["
+    + "x, " * 9
+    + "x]\n"
+    + "".join(
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+        for p, n in (("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"))
+    ),
 ]
 
 

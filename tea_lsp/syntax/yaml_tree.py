@@ -326,7 +326,7 @@ class _Builder:
             return self.scalar(node)
         cached = self.cache.get(id(node))
         if cached is not None:  # aliases share the anchored node
-            return self.alias(cached) if self.track else cached
+            return self.alias(cached, self.sizes.get(id(cached))) if self.track else cached
         if depth > _MAX_DEPTH:
             span = self.span_of(node)
             self.parsed.diagnostics.append(
@@ -371,6 +371,33 @@ class _Builder:
         """The node count of ``node`` with every alias expanded (1 for scalars)."""
         return 1 if type(node) is YScalar else self.sizes.get(id(node), 1)
 
+    def expanded_size(self, node: YNode) -> int:
+        """The node count of the built, complete ``node`` with every alias expanded, from
+        the sizes known so far (the tree built from events finds them when an alias asks,
+        not for every collection: most files with anchors have few aliases)."""
+        sizes = self.sizes
+        found = sizes.get(id(node))
+        if found is not None:
+            return found
+        todo: list[tuple[YNode, bool]] = [(node, False)]
+        while todo:
+            n, ready = todo.pop()
+            if isinstance(n, YMap):
+                kids = [x for p in n.pairs for x in (p.key, p.value)]
+            elif isinstance(n, YSeq):
+                kids = n.items
+            else:  # pragma: no cover - scalars are not asked for
+                continue
+            if ready:
+                total = 1
+                for k in kids:
+                    total += 1 if type(k) is YScalar else sizes.get(id(k), 1)
+                sizes[id(n)] = total
+            elif id(n) not in sizes:
+                todo.append((n, True))
+                todo.extend((k, False) for k in kids if type(k) is not YScalar)
+        return sizes[id(node)]
+
     def tracked_items(self, node: yaml.SequenceNode, depth: int) -> list[YNode]:
         """Items of a sequence in a file with anchors: an alias item is found in the text."""
         items: list[YNode] = []
@@ -410,9 +437,9 @@ class _Builder:
         line, col = self.cursor
         return Span(line, col, line, col), "*"
 
-    def alias(self, target: YNode) -> YNode:
-        """An alias of the built node ``target``: shared, or null when it would expand too far."""
-        size = self.sizes.get(id(target))
+    def alias(self, target: YNode, size: int | None) -> YNode:
+        """An alias of the built node ``target`` of expanded ``size`` (``None``: still being
+        built, a recursive alias): shared, or null when it would expand too far."""
         if size is not None and self.extra + size - 1 <= self.budget:
             self.extra += size - 1
             self.alias_token()
@@ -645,10 +672,9 @@ class _Builder:
         resolve = loader.resolve
         resolved = _RESOLVED  # ``resolve``'s memo, read without the call
         scalar = self.scalar
-        track = self.track
-        sizes = self.sizes
         diagnostics = self.parsed.diagnostics
         anchors: dict[str, tuple[YNode, Any]] = {}  # name → (node, start mark)
+        building: set[int] = set()  # anchored collections not complete yet (by ``id``)
         stack: list[tuple[Any, ...]] = []
         # the collection being built: ``node`` is None outside any collection
         node: YNode | None = None
@@ -722,6 +748,7 @@ class _Builder:
                         node = seq
                     if anchor is not None:
                         anchors[anchor] = (node, start)
+                        building.add(id(node))
                     continue
             elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
                 assert node is not None
@@ -739,19 +766,8 @@ class _Builder:
                                 index[kt_] = p  # last one wins, as YAML loaders do
                         node.pairs = pairs
                         node._index = index
-                    if track:
-                        size = 1
-                        for p in pairs:
-                            k, v = p.key, p.value
-                            size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
-                                1 if type(v) is YScalar else sizes.get(id(v), 1)
-                            )
-                        sizes[id(node)] = size
-                elif track:
-                    size = 1
-                    for i in items:
-                        size += 1 if type(i) is YScalar else sizes.get(id(i), 1)
-                    sizes[id(node)] = size
+                if building:
+                    building.discard(id(node))
                 child = node
                 node, items, pairs, index, key, merge, merged, start = stack.pop()
             elif kind is _AliasEvent:
@@ -763,7 +779,10 @@ class _Builder:
                     child = target  # a scalar adds nothing to the expanded tree
                 else:
                     self.cursor = (ev.start_mark.line, ev.start_mark.column)
-                    child = self.alias(target)
+                    tid = id(target)
+                    child = self.alias(
+                        target, None if tid in building else self.expanded_size(target)
+                    )
             else:  # pragma: no cover - the parser emits no other event inside a node
                 raise yaml.composer.ComposerError(
                     None, None, f"unexpected {kind.__name__}", ev.start_mark

@@ -49,6 +49,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             if implicit[0] and (value == "" or value[0] in _RESOLVED_FIRST):
                 tag = _RESOLVED.get(value)
                 if tag is None:
+                    if len(value) > _WORD_MAX and value[0] in _WORD_FIRST:
+                        return _STR_TAG  # (not kept: such texts are seldom repeated)
                     tag = str(super().resolve(kind, value, implicit))
                     if len(value) <= 64:
                         if len(_RESOLVED) >= 65536:
@@ -73,6 +75,15 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAP_TAG = "tag:yaml.org,2002:map"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+# First characters whose only implicit resolvers are booleans and nulls: words of at most
+# five letters ('false', 'NULL'), so a longer plain scalar starting with one is a string.
+_WORD_FIRST = frozenset(
+    k
+    for k, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    if k and k.isalpha() and all(tag in (_BOOL_TAG, _NULL_TAG) for tag, _ in resolvers)
+)
+_WORD_MAX = 5
 
 
 class YNode:
@@ -700,7 +711,12 @@ class _Builder:
                     if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
                         tag = _STR_TAG  # what ``resolve`` says, without the call
                     else:
-                        tag = resolved.get(value) or resolve(_ScalarNode, value, implicit)
+                        tag = resolved.get(value)
+                        if tag is None:
+                            if len(value) > _WORD_MAX and value[0] in _WORD_FIRST:
+                                tag = _STR_TAG  # a long word: not a boolean nor a null
+                            else:
+                                tag = resolve(_ScalarNode, value, implicit)
                 style = ev.style
                 if tag == _STR_TAG and (style is None or style in "'\""):
                     sm, em = ev.start_mark, ev.end_mark

@@ -192,6 +192,11 @@ class Workflow:
     _fan_out_index: tuple[tuple[int, int], dict[str, FanOut]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # values the checks derive from the complete model (``keep``; same lifetime as
+    # ``_successors``)
+    _kept: dict[str, tuple[tuple[int, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def _shape(self) -> tuple[int, ...]:
         return (
@@ -227,6 +232,18 @@ class Workflow:
         """Keep the nodes reachable from ``start`` (the entry) once the model is complete."""
         if self.routes_memo() is not None:
             self._reach_entry = (self._shape(), start, list(names))
+
+    def kept(self, key: str) -> Any:
+        """The value ``keep`` kept under ``key`` (``None``: none, or the model changed)."""
+        found = self._kept.get(key)
+        if found is None or found[0] != self._shape() or self.routes_memo() is None:
+            return None
+        return found[1]
+
+    def keep(self, key: str, value: Any) -> None:
+        """Keep a value derived from the complete model (several checks ask for it)."""
+        if self.routes_memo() is not None:
+            self._kept[key] = (self._shape(), value)
 
     def all_nodes(self) -> list[Node]:
         """Every node: top-level ones, each followed by its sub-nodes (steps, loop bodies).
@@ -270,9 +287,14 @@ class Workflow:
 
     def fan_in_names(self) -> set[str]:
         """Nodes that receive ``parallel_results``: marked ``fan_in: true`` or joining a fan-out."""
-        names = {n.name for n in self.all_nodes() if n.fan_in}
+        kept: frozenset[str] | None = self.kept("fan_in_names")
+        if kept is not None:
+            return set(kept)
+        every = self.all_nodes()
+        names = {n.name for n in every if n.fan_in}
         names.update(fo.fan_in.name for fo in self.fan_outs if fo.fan_in is not None)
-        names.update(n.dp_fan_in.name for n in self.all_nodes() if n.dp_fan_in is not None)
+        names.update(n.dp_fan_in.name for n in every if n.dp_fan_in is not None)
+        self.keep("fan_in_names", frozenset(names))
         return names
 
     def edges_from(self, name: str) -> list[Edge]:

@@ -240,6 +240,9 @@ def code_state_key_problem(
     flow = state_flow(ctx)
     if flow is None:
         return None
+    before = flow.before
+    if node.parent is None and type(before) is _KeySets and before.holds(node.name, key):
+        return None  # the common case, without making the node's KeySet
     keys = flow.keys_before(node) if node.parent is None else flow.keys_after(node)
     if keys is None:
         return None
@@ -471,8 +474,11 @@ def _flow(
         return {}, {}
     succ: dict[str, tuple[str, ...]] = {}
     lookup = successor_lookup(wf)
+    get = (wf.routes_memo() or {}).get  # filled by ``successor_lookup``: read directly
     for name in provides:
-        nexts = lookup(name)
+        nexts = get(name)
+        if nexts is None:
+            nexts = lookup(name)
         if START in nexts or END in nexts:
             nexts = tuple(s for s in nexts if s not in (START, END))
         for s in nexts:
@@ -585,6 +591,16 @@ class _KeySets(Mapping[str, KeySet | None]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._bits
+
+    def holds(self, name: str, key: str) -> bool:
+        """Whether ``name``'s keys are known and hold ``key`` (or are "possibly any key")."""
+        bits = self._bits.get(name, 0)
+        if bits is None:
+            return True
+        i = self._index.get(key)
+        if i is None or not bits:
+            return False
+        return bool(bits & (1 << i)) if i < 256 else bool((bits >> i) & 1)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._bits)

@@ -266,16 +266,23 @@ class Workflow:
     def snippets(self) -> list[Snippet]:
         """Every embedded snippet (code and templates) in file order."""
         out: list[Snippet] = []
+        add, extend = out.append, out.extend
         for n in self.all_nodes():
-            for s in (n.code, n.expression, n.condition, n.items):
-                if s is not None:
-                    out.append(s)
+            if n.code is not None:
+                add(n.code)
+            if n.expression is not None:
+                add(n.expression)
+            if n.condition is not None:
+                add(n.condition)
+            if n.items is not None:
+                add(n.items)
             if n.goto:
-                out.extend(r.condition for r in n.goto if r.condition is not None)
-            out.extend(n.templates)
+                extend(r.condition for r in n.goto if r.condition is not None)
+            if n.templates:
+                extend(n.templates)
         for e in self.edges:
             out.extend(s for s in (e.condition, e.when) if s is not None)
-        out.sort(key=lambda s: (s.scalar.span.start_line, s.scalar.span.start_col))
+        out.sort(key=lambda s: s.scalar.start)
         return out
 
     def position(self, node: Node) -> int:

@@ -104,6 +104,14 @@ class YNode:
         self.tag = tag
 
     @property
+    def start(self) -> tuple[int, int]:
+        """``(span.start_line, span.start_col)``, without making the span."""
+        s = self._span
+        if s is None:
+            return self._pos[0], self._pos[1]
+        return s.start_line, s.start_col
+
+    @property
     def span(self) -> Span:
         s = self._span
         if s is None:

@@ -320,11 +320,23 @@ def _node_provides(
 
 
 def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | None]) -> Provides:
+    out = node.ymap.get("output")
+    code = node.code
+    if (
+        code is not None
+        and not node.output_key
+        and node.uses is None
+        and node.expression is None
+        and node.type != "dynamic_parallel"
+        and not isinstance(out, YMap)
+        and resolve_language(node, default_language) == "lua"
+    ):  # the common case of a Lua node: what it returns (the same answer as below)
+        lua_keys = _lua_provides(code.text, known)
+        return _NOTHING_OPAQUE if lua_keys is None else Provides(lua_keys, False)
     keys: set[str] = set()
     opaque = False
     if node.output_key:
         keys.add(node.output_key)
-    out = node.ymap.get("output")
     if isinstance(out, YMap):
         keys.update(out.keys())
     if node.type == "dynamic_parallel":
@@ -350,6 +362,9 @@ def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | 
     if node.expression is not None:
         keys.add(node.output_key or "result")
     return Provides(frozenset(keys), opaque)
+
+
+_NOTHING_OPAQUE = Provides(frozenset(), True)
 
 
 def _lua_provides(code: str, known: Mapping[str, LuaFacts | None]) -> frozenset[str] | None:

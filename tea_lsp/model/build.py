@@ -276,12 +276,14 @@ def build_workflow(root: YNode | None) -> Workflow | None:
     wf.name = name.value if name else None
     nodes = root.get("nodes")
     if isinstance(nodes, YSeq):
+        add, by_name = wf.nodes.append, wf.by_name
         for i, item in enumerate(nodes.items):
             if isinstance(item, YMap):
                 node = _build_node(item, i, None)
-                wf.nodes.append(node)
-                if node.name and node.name not in wf.by_name:
-                    wf.by_name[node.name] = node
+                add(node)
+                node_name = node.name
+                if node_name and node_name not in by_name:
+                    by_name[node_name] = node
     edges = root.get("edges")
     if isinstance(edges, YSeq):
         wf.edges = [_build_edge(e, i) for i, e in enumerate(edges.items) if isinstance(e, YMap)]

@@ -1,5 +1,5 @@
 """``python -m tea_lsp`` entry point."""
 
-from tea_lsp.cli.main import main
+from tea_lsp.cli.main import entry
 
-raise SystemExit(main())
+entry()

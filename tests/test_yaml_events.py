@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, parse_yaml
+from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, parse_yaml, to_python
 
 FIXTURES = sorted(
     p for p in (Path(__file__).parent / "fixtures").rglob("*") if p.suffix in (".yaml", ".yml")
@@ -43,6 +44,16 @@ ADVERSARIAL = [
     "a: " + "[" * 1200 + "]" * 1200 + "\n",
     "a: &big [" + ", ".join(["x"] * 50) + "]\nb: [" + ", ".join(["*big"] * 3000) + "]\n",
     "a: &a [x, y]\nb: &b [*a, *a, *a, *a]\nc: &c [*b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c]\n",
+    # aliases of a complete collection inside one still open, of collections holding aliases
+    "a: &o {i: &i [1, 2], j: *i, k: *o, l: [*i]}\nb: *o\n",
+    "a: &p [&q {x: [1, 2]}, *q]\nb: [*p, *p, *q]\nc: {<<: *q, y: *p}\n",
+    "a: &a ["
+    + "x, " * 9
+    + "x]\n"
+    + "".join(
+        f"{n}: &{n} [" + ", ".join([f"*{p}"] * 10) + "]\n"
+        for p, n in (("a", "b"), ("b", "c"), ("c", "d"), ("d", "e"))
+    ),
 ]
 
 
@@ -89,3 +100,19 @@ def test_events_and_composed_nodes_give_the_same_tree_for_fixtures(path: Path) -
 def test_events_and_composed_nodes_give_the_same_tree_for_odd_input(text: str) -> None:
     composed, events = _both(text)
     assert events == composed
+
+
+_WORDS = (
+    "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF "
+    "null Null NULL ~ y Y n N nO tRUE oN "
+    "falsey nullable offset Yesterday trueish ONE False1 Nothing fetch_0 yes_no"
+)
+WORDS = _WORDS.split(" ")
+
+
+@pytest.mark.parametrize("events", [False, True])
+def test_plain_words_read_as_pyyaml_reads_them(events: bool) -> None:
+    text = "".join(f"k{i}: {w}\n" for i, w in enumerate(WORDS)) + "l: [" + ", ".join(WORDS) + "]\n"
+    expected = yaml.safe_load(text)
+    assert to_python(parse_yaml(text, events=events).documents[0].root) == expected
+    assert expected["k0"] is True and expected[f"k{WORDS.index('falsey')}"] == "falsey"

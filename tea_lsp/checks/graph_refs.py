@@ -46,7 +46,12 @@ def _message(ref: Ref, names: list[str]) -> str | None:
 
 
 def unresolved(wf: Workflow) -> list[tuple[Ref, str]]:
-    """References that name no node (or misuse a virtual node), with their messages."""
+    """References that name no node (or misuse a virtual node), with their messages.
+
+    Kept with the complete model: three graph checks ask."""
+    kept: tuple[tuple[Ref, str], ...] | None = wf.kept("unresolved")
+    if kept is not None:
+        return list(kept)
     names = [n for n in wf.by_name if n not in (START, END)]
     out: list[tuple[Ref, str]] = []
     for ref in wf.refs():
@@ -55,6 +60,7 @@ def unresolved(wf: Workflow) -> list[tuple[Ref, str]]:
         message = _message(ref, names)
         if message is not None:
             out.append((ref, message))
+    wf.keep("unresolved", tuple(out))
     return out
 
 

@@ -81,7 +81,8 @@ class KeySet(Set[str]):
         if not isinstance(key, str):
             return False
         i = self._index.get(key)
-        if i is not None and (self._bits >> i) & 1:
+        # (a low bit tested without shifting the whole int, which copies it)
+        if i is not None and ((self._bits & (1 << i)) if i < 256 else (self._bits >> i) & 1):
             return True
         return key in self._extra
 
@@ -239,10 +240,13 @@ def code_state_key_problem(
     flow = state_flow(ctx)
     if flow is None:
         return None
+    before = flow.before
+    if node.parent is None and type(before) is _KeySets and before.holds(node.name, key):
+        return None  # the common case, without making the node's KeySet
     keys = flow.keys_before(node) if node.parent is None else flow.keys_after(node)
     if keys is None:
         return None
-    message = flow.key_message(key, keys | extra)
+    message = flow.key_message(key, keys | extra if extra else keys)
     return None if message is None else message.replace("this template", "this node")
 
 
@@ -316,11 +320,23 @@ def _node_provides(
 
 
 def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | None]) -> Provides:
+    out = node.ymap.get("output")
+    code = node.code
+    if (
+        code is not None
+        and not node.output_key
+        and node.uses is None
+        and node.expression is None
+        and node.type != "dynamic_parallel"
+        and not isinstance(out, YMap)
+        and resolve_language(node, default_language) == "lua"
+    ):  # the common case of a Lua node: what it returns (the same answer as below)
+        lua_keys = _lua_provides(code.text, known)
+        return _NOTHING_OPAQUE if lua_keys is None else Provides(lua_keys, False)
     keys: set[str] = set()
     opaque = False
     if node.output_key:
         keys.add(node.output_key)
-    out = node.ymap.get("output")
     if isinstance(out, YMap):
         keys.update(out.keys())
     if node.type == "dynamic_parallel":
@@ -346,6 +362,9 @@ def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | 
     if node.expression is not None:
         keys.add(node.output_key or "result")
     return Provides(frozenset(keys), opaque)
+
+
+_NOTHING_OPAQUE = Provides(frozenset(), True)
 
 
 def _lua_provides(code: str, known: Mapping[str, LuaFacts | None]) -> frozenset[str] | None:
@@ -470,8 +489,11 @@ def _flow(
         return {}, {}
     succ: dict[str, tuple[str, ...]] = {}
     lookup = successor_lookup(wf)
+    get = (wf.routes_memo() or {}).get  # filled by ``successor_lookup``: read directly
     for name in provides:
-        nexts = lookup(name)
+        nexts = get(name)
+        if nexts is None:
+            nexts = lookup(name)
         if START in nexts or END in nexts:
             nexts = tuple(s for s in nexts if s not in (START, END))
         for s in nexts:
@@ -491,7 +513,11 @@ def _flow(
             bits |= 1 << i
         return bits
 
+    # What each node adds: the common case of one key by its bit's position (a large file
+    # may have thousands of keys: a mask per node, as long as its bit's position, made
+    # memory quadratic), other nodes by their mask.
     pbits: dict[str, int] = {}
+    pone: dict[str, int] = {}
     for name, p in provides.items():
         keys = p.keys
         if len(keys) != 1:
@@ -502,7 +528,7 @@ def _flow(
         if i is None:
             i = index[key] = len(names)
             names.append(key)
-        pbits[name] = 1 << i
+        pone[name] = i
     results_bit = to_bits(["parallel_results"])
     opaque = {name for name, p in provides.items() if p.opaque}
     before: dict[str, int | None] = {entry: to_bits(sorted(declared))}
@@ -515,21 +541,33 @@ def _flow(
         steps += 1
         name = pop()
         inp = before[name]
-        out = None if inp is None or name in opaque else inp | pbits[name]
+        if inp is None or name in opaque:
+            out = None
+        else:
+            # the same int when nothing new is added: along a long chain, a new int per node
+            # (each as long as the keys met so far) made memory and time quadratic
+            i = pone.get(name)
+            if i is None:
+                pb = pbits[name]
+                out = inp if inp & pb == pb else inp | pb
+            elif (inp & (1 << i)) if i < 256 else (inp >> i) & 1:
+                out = inp
+            else:
+                out = inp | (1 << i)
         after[name] = out
         for nxt in succ[name]:
             if nxt not in before:
                 new = out
-                if new is not None and nxt in fan_ins:
+                if new is not None and nxt in fan_ins and new & results_bit == 0:
                     new = new | results_bit
                 before[nxt] = new
                 push(nxt)
                 continue
             old = before[nxt]
-            new = None if old is None or out is None else old | out
-            if nxt in fan_ins and new is not None:
+            new = None if old is None or out is None else old | out if old & out != out else old
+            if nxt in fan_ins and new is not None and new & results_bit == 0:
                 new = new | results_bit
-            if new != old:
+            if new is not old and new != old:
                 before[nxt] = new
                 push(nxt)
     if queue:  # did not settle: use the whole file
@@ -568,6 +606,16 @@ class _KeySets(Mapping[str, KeySet | None]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._bits
+
+    def holds(self, name: str, key: str) -> bool:
+        """Whether ``name``'s keys are known and hold ``key`` (or are "possibly any key")."""
+        bits = self._bits.get(name, 0)
+        if bits is None:
+            return True
+        i = self._index.get(key)
+        if i is None or not bits:
+            return False
+        return bool(bits & (1 << i)) if i < 256 else bool((bits >> i) & 1)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._bits)

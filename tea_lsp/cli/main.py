@@ -9,8 +9,10 @@ argument parsers import nothing heavy. Each command imports what it needs when i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tea_lsp import __version__
 
@@ -61,24 +63,50 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    return _main(argv)[0]
+
+
+def entry() -> NoReturn:
+    """The ``tea-lsp`` console script and ``python -m tea_lsp``: ``main()``, then exit.
+
+    After ``check``, the process leaves with ``os._exit`` once stdout and stderr are flushed,
+    as mypy does: tearing down the interpreter would free every object the checked files
+    left (a 5 MB workflow leaves ~1.5M, in cycles such as a node and its snippets: ~0.5 s of
+    collection) only to exit. ``check`` has written its output and its cache files by then,
+    and leaves no thread or child process behind. Other commands exit normally.
+    """
+    code, command = _main(None)
+    if command == "check":
+        from contextlib import suppress
+
+        for stream in (sys.stdout, sys.stderr):
+            with suppress(OSError, ValueError):  # a closed pipe or stream: nothing more to say
+                stream.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
+def _main(argv: Sequence[str] | None) -> tuple[int, str | None]:
+    """The exit code and the command that ran (``None`` when none did)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list == ["--version"]:
         print(f"tea-lsp {__version__}")
-        return 0
+        return 0, None
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
-        return int(exc.code or 0)
+        return int(exc.code or 0), None
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
-        return 2
+        return 2, None
+    command: str = args.command
     try:
-        return int(args.func(args))
+        return int(args.func(args)), command
     except KeyboardInterrupt:
-        return 130
+        return 130, command
     except BrokenPipeError:
-        return 0
+        return 0, command
     except Exception as exc:  # a bug in tea-lsp: say so, exit 3, no traceback
         print(f"tea-lsp: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 3
+        return 3, command

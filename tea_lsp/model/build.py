@@ -23,6 +23,10 @@ from tea_lsp.model.workflow import (
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
 
 _LANGS = ("lua", "python", "prolog")
+# Keys read before the rest of a node's keys (most nodes of a large file have no other).
+_PLAIN_KEYS = frozenset(
+    ("name", "language", "run", "script", "uses", "action", "with", "output", "output_key")
+)
 
 
 def _str(node: YNode | None) -> YScalar | None:
@@ -122,6 +126,8 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
     elif isinstance(out, YMap | YSeq):
         _collect_templates(out, "output", node, node.templates)
 
+    if values.keys() <= _PLAIN_KEYS:
+        return node  # none of the keys below: what they would set keeps its default
     goto = get("goto")
     if goto is not None:
         node.goto_span = goto.span
@@ -270,12 +276,14 @@ def build_workflow(root: YNode | None) -> Workflow | None:
     wf.name = name.value if name else None
     nodes = root.get("nodes")
     if isinstance(nodes, YSeq):
+        add, by_name = wf.nodes.append, wf.by_name
         for i, item in enumerate(nodes.items):
             if isinstance(item, YMap):
                 node = _build_node(item, i, None)
-                wf.nodes.append(node)
-                if node.name and node.name not in wf.by_name:
-                    wf.by_name[node.name] = node
+                add(node)
+                node_name = node.name
+                if node_name and node_name not in by_name:
+                    by_name[node_name] = node
     edges = root.get("edges")
     if isinstance(edges, YSeq):
         wf.edges = [_build_edge(e, i) for i, e in enumerate(edges.items) if isinstance(e, YMap)]

@@ -192,6 +192,11 @@ class Workflow:
     _fan_out_index: tuple[tuple[int, int], dict[str, FanOut]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    # values the checks derive from the complete model (``keep``; same lifetime as
+    # ``_successors``)
+    _kept: dict[str, tuple[tuple[int, ...], Any]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def _shape(self) -> tuple[int, ...]:
         return (
@@ -228,6 +233,18 @@ class Workflow:
         if self.routes_memo() is not None:
             self._reach_entry = (self._shape(), start, list(names))
 
+    def kept(self, key: str) -> Any:
+        """The value ``keep`` kept under ``key`` (``None``: none, or the model changed)."""
+        found = self._kept.get(key)
+        if found is None or found[0] != self._shape() or self.routes_memo() is None:
+            return None
+        return found[1]
+
+    def keep(self, key: str, value: Any) -> None:
+        """Keep a value derived from the complete model (several checks ask for it)."""
+        if self.routes_memo() is not None:
+            self._kept[key] = (self._shape(), value)
+
     def all_nodes(self) -> list[Node]:
         """Every node: top-level ones, each followed by its sub-nodes (steps, loop bodies).
 
@@ -249,16 +266,23 @@ class Workflow:
     def snippets(self) -> list[Snippet]:
         """Every embedded snippet (code and templates) in file order."""
         out: list[Snippet] = []
+        add, extend = out.append, out.extend
         for n in self.all_nodes():
-            for s in (n.code, n.expression, n.condition, n.items):
-                if s is not None:
-                    out.append(s)
+            if n.code is not None:
+                add(n.code)
+            if n.expression is not None:
+                add(n.expression)
+            if n.condition is not None:
+                add(n.condition)
+            if n.items is not None:
+                add(n.items)
             if n.goto:
-                out.extend(r.condition for r in n.goto if r.condition is not None)
-            out.extend(n.templates)
+                extend(r.condition for r in n.goto if r.condition is not None)
+            if n.templates:
+                extend(n.templates)
         for e in self.edges:
             out.extend(s for s in (e.condition, e.when) if s is not None)
-        out.sort(key=lambda s: (s.scalar.span.start_line, s.scalar.span.start_col))
+        out.sort(key=lambda s: s.scalar.start)
         return out
 
     def position(self, node: Node) -> int:
@@ -270,9 +294,14 @@ class Workflow:
 
     def fan_in_names(self) -> set[str]:
         """Nodes that receive ``parallel_results``: marked ``fan_in: true`` or joining a fan-out."""
-        names = {n.name for n in self.all_nodes() if n.fan_in}
+        kept: frozenset[str] | None = self.kept("fan_in_names")
+        if kept is not None:
+            return set(kept)
+        every = self.all_nodes()
+        names = {n.name for n in every if n.fan_in}
         names.update(fo.fan_in.name for fo in self.fan_outs if fo.fan_in is not None)
-        names.update(n.dp_fan_in.name for n in self.all_nodes() if n.dp_fan_in is not None)
+        names.update(n.dp_fan_in.name for n in every if n.dp_fan_in is not None)
+        self.keep("fan_in_names", frozenset(names))
         return names
 
     def edges_from(self, name: str) -> list[Edge]:

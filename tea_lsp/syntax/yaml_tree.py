@@ -49,6 +49,8 @@ class _Loader(_BaseLoader):  # type: ignore[misc,valid-type]
             if implicit[0] and (value == "" or value[0] in _RESOLVED_FIRST):
                 tag = _RESOLVED.get(value)
                 if tag is None:
+                    if len(value) > _WORD_MAX and value[0] in _WORD_FIRST:
+                        return _STR_TAG  # (not kept: such texts are seldom repeated)
                     tag = str(super().resolve(kind, value, implicit))
                     if len(value) <= 64:
                         if len(_RESOLVED) >= 65536:
@@ -73,6 +75,15 @@ _NULL_TAG = "tag:yaml.org,2002:null"
 _STR_TAG = "tag:yaml.org,2002:str"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAP_TAG = "tag:yaml.org,2002:map"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+# First characters whose only implicit resolvers are booleans and nulls: words of at most
+# five letters ('false', 'NULL'), so a longer plain scalar starting with one is a string.
+_WORD_FIRST = frozenset(
+    k
+    for k, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    if k and k.isalpha() and all(tag in (_BOOL_TAG, _NULL_TAG) for tag, _ in resolvers)
+)
+_WORD_MAX = 5
 
 
 class YNode:
@@ -91,6 +102,14 @@ class YNode:
     def __init__(self, span: Span, tag: str) -> None:
         self._span = span
         self.tag = tag
+
+    @property
+    def start(self) -> tuple[int, int]:
+        """``(span.start_line, span.start_col)``, without making the span."""
+        s = self._span
+        if s is None:
+            return self._pos[0], self._pos[1]
+        return s.start_line, s.start_col
 
     @property
     def span(self) -> Span:
@@ -326,7 +345,7 @@ class _Builder:
             return self.scalar(node)
         cached = self.cache.get(id(node))
         if cached is not None:  # aliases share the anchored node
-            return self.alias(cached) if self.track else cached
+            return self.alias(cached, self.sizes.get(id(cached))) if self.track else cached
         if depth > _MAX_DEPTH:
             span = self.span_of(node)
             self.parsed.diagnostics.append(
@@ -371,6 +390,33 @@ class _Builder:
         """The node count of ``node`` with every alias expanded (1 for scalars)."""
         return 1 if type(node) is YScalar else self.sizes.get(id(node), 1)
 
+    def expanded_size(self, node: YNode) -> int:
+        """The node count of the built, complete ``node`` with every alias expanded, from
+        the sizes known so far (the tree built from events finds them when an alias asks,
+        not for every collection: most files with anchors have few aliases)."""
+        sizes = self.sizes
+        found = sizes.get(id(node))
+        if found is not None:
+            return found
+        todo: list[tuple[YNode, bool]] = [(node, False)]
+        while todo:
+            n, ready = todo.pop()
+            if isinstance(n, YMap):
+                kids = [x for p in n.pairs for x in (p.key, p.value)]
+            elif isinstance(n, YSeq):
+                kids = n.items
+            else:  # pragma: no cover - scalars are not asked for
+                continue
+            if ready:
+                total = 1
+                for k in kids:
+                    total += 1 if type(k) is YScalar else sizes.get(id(k), 1)
+                sizes[id(n)] = total
+            elif id(n) not in sizes:
+                todo.append((n, True))
+                todo.extend((k, False) for k in kids if type(k) is not YScalar)
+        return sizes[id(node)]
+
     def tracked_items(self, node: yaml.SequenceNode, depth: int) -> list[YNode]:
         """Items of a sequence in a file with anchors: an alias item is found in the text."""
         items: list[YNode] = []
@@ -410,9 +456,9 @@ class _Builder:
         line, col = self.cursor
         return Span(line, col, line, col), "*"
 
-    def alias(self, target: YNode) -> YNode:
-        """An alias of the built node ``target``: shared, or null when it would expand too far."""
-        size = self.sizes.get(id(target))
+    def alias(self, target: YNode, size: int | None) -> YNode:
+        """An alias of the built node ``target`` of expanded ``size`` (``None``: still being
+        built, a recursive alias): shared, or null when it would expand too far."""
         if size is not None and self.extra + size - 1 <= self.budget:
             self.extra += size - 1
             self.alias_token()
@@ -493,32 +539,50 @@ class _Builder:
         header = s.line
         indent = -1
         text = str(value)
+        line = self.lines.line
         # Content indentation: compare the first non-blank content line with the file line.
-        k = start = 0
-        while True:
-            nl = text.find("\n", start)
-            vline = text[start:] if nl < 0 else text[start:nl]
-            if vline.strip():
-                fline = self.lines.line(header + 1 + k)
-                if style == ">" or not fline.endswith(vline):
-                    indent = len(fline) - len(fline.lstrip(" "))
-                else:
-                    indent = len(fline) - len(vline)
-                break
-            if nl < 0:
-                break
+        nl = text.find("\n")
+        vline = text if nl < 0 else text[:nl]
+        if vline.strip():  # the common case: the first content line is not blank
+            fline = line(header + 1)
+            if style == ">" or not fline.endswith(vline):
+                indent = len(fline) - len(fline.lstrip(" "))
+            else:
+                indent = len(fline) - len(vline)
+        elif nl >= 0:
+            k = 1
             start = nl + 1
-            k += 1
+            while True:
+                nl = text.find("\n", start)
+                vline = text[start:] if nl < 0 else text[start:nl]
+                if vline.strip():
+                    fline = line(header + 1 + k)
+                    if style == ">" or not fline.endswith(vline):
+                        indent = len(fline) - len(fline.lstrip(" "))
+                    else:
+                        indent = len(fline) - len(vline)
+                    break
+                if nl < 0:
+                    break
+                start = nl + 1
+                k += 1
         # Tight span: from the indicator to the end of the last non-blank content line.
         end_line, end_col = s.line, s.column + 1
         last = e.line - 1 if e.column == 0 else e.line
         last = min(last, self.lines.line_count - 1)
         for ln in range(last, header, -1):
-            lt = self.lines.line(ln)
+            lt = line(ln).rstrip()
             if lt.strip():
-                end_line, end_col = ln, len(lt.rstrip())
+                end_line, end_col = ln, len(lt)
                 break
-        return YScalar(Span(s.line, s.column, end_line, end_col), tag, value, style, header, indent)
+        out = YScalar.__new__(YScalar)
+        out._span = Span(s.line, s.column, end_line, end_col)
+        out.tag = tag
+        out.value = value
+        out.style = style
+        out.header_line = header
+        out.block_indent = indent
+        return out
 
     def mapping(self, ymap: YMap, node: yaml.MappingNode, depth: int) -> None:
         """Fill ``ymap`` (already in the alias cache) with the pairs of ``node``; in a file
@@ -627,10 +691,9 @@ class _Builder:
         resolve = loader.resolve
         resolved = _RESOLVED  # ``resolve``'s memo, read without the call
         scalar = self.scalar
-        track = self.track
-        sizes = self.sizes
         diagnostics = self.parsed.diagnostics
         anchors: dict[str, tuple[YNode, Any]] = {}  # name → (node, start mark)
+        building: set[int] = set()  # anchored collections not complete yet (by ``id``)
         stack: list[tuple[Any, ...]] = []
         # the collection being built: ``node`` is None outside any collection
         node: YNode | None = None
@@ -656,7 +719,12 @@ class _Builder:
                     if not implicit[0] or (value and value[0] not in _RESOLVED_FIRST):
                         tag = _STR_TAG  # what ``resolve`` says, without the call
                     else:
-                        tag = resolved.get(value) or resolve(_ScalarNode, value, implicit)
+                        tag = resolved.get(value)
+                        if tag is None:
+                            if len(value) > _WORD_MAX and value[0] in _WORD_FIRST:
+                                tag = _STR_TAG  # a long word: not a boolean nor a null
+                            else:
+                                tag = resolve(_ScalarNode, value, implicit)
                 style = ev.style
                 if tag == _STR_TAG and (style is None or style in "'\""):
                     sm, em = ev.start_mark, ev.end_mark
@@ -704,6 +772,7 @@ class _Builder:
                         node = seq
                     if anchor is not None:
                         anchors[anchor] = (node, start)
+                        building.add(id(node))
                     continue
             elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
                 assert node is not None
@@ -721,19 +790,8 @@ class _Builder:
                                 index[kt_] = p  # last one wins, as YAML loaders do
                         node.pairs = pairs
                         node._index = index
-                    if track:
-                        size = 1
-                        for p in pairs:
-                            k, v = p.key, p.value
-                            size += (1 if type(k) is YScalar else sizes.get(id(k), 1)) + (
-                                1 if type(v) is YScalar else sizes.get(id(v), 1)
-                            )
-                        sizes[id(node)] = size
-                elif track:
-                    size = 1
-                    for i in items:
-                        size += 1 if type(i) is YScalar else sizes.get(id(i), 1)
-                    sizes[id(node)] = size
+                if building:
+                    building.discard(id(node))
                 child = node
                 node, items, pairs, index, key, merge, merged, start = stack.pop()
             elif kind is _AliasEvent:
@@ -745,7 +803,10 @@ class _Builder:
                     child = target  # a scalar adds nothing to the expanded tree
                 else:
                     self.cursor = (ev.start_mark.line, ev.start_mark.column)
-                    child = self.alias(target)
+                    tid = id(target)
+                    child = self.alias(
+                        target, None if tid in building else self.expanded_size(target)
+                    )
             else:  # pragma: no cover - the parser emits no other event inside a node
                 raise yaml.composer.ComposerError(
                     None, None, f"unexpected {kind.__name__}", ev.start_mark
@@ -893,7 +954,7 @@ def parse_yaml(text: str, *, events: bool | None = None) -> ParsedYaml:
     the composed nodes. ``events`` forces one way (the tests compare them).
     """
     parsed = ParsedYaml(text=text, lines=LineIndex(text))
-    lone = _SURROGATE.search(text)
+    lone = None if text.isascii() else _SURROGATE.search(text)
     if lone is not None:  # not encodable: reported, and parsed as U+FFFD
         line, col = parsed.lines.position(lone.start())
         parsed.diagnostics.append(

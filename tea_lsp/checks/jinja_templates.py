@@ -109,7 +109,12 @@ def check(ctx: CheckContext) -> None:
             continue  # check_template would find nothing
         keys = KeyScope(state_keys, variables=variables)
         problems = check_template(
-            snip.text, expression=snip.expression, known_names=names, condition=condition, keys=keys
+            snip.text,
+            expression=snip.expression,
+            known_names=names,
+            condition=condition,
+            keys=keys,
+            state_key_hints=flow is None,  # otherwise the flow words the message
         )
         if not problems:
             continue

@@ -637,6 +637,7 @@ def check_template(
     state_keys: Set[str] | None = None,
     condition: bool = False,
     keys: KeyScope | None = None,
+    state_key_hints: bool = True,
 ) -> list[TemplateProblem]:
     """Problems of one template: syntax, unknown filters/tests, undefined names, keys.
 
@@ -647,7 +648,8 @@ def check_template(
     always known. ``keys`` (or ``state_keys``, the same as ``KeyScope(state_keys)``): reads
     of state keys outside ``keys.state`` are ``state_key`` problems and of variables outside
     ``keys.variables`` ``variable`` problems (keys guarded by ``is defined`` or ``| default``
-    in the template are not). Never raises on any input.
+    in the template are not). ``state_key_hints=False``: the message of a ``state_key``
+    problem has no did-you-mean (for a caller that words its own). Never raises on any input.
     """
     if keys is None:
         keys = KeyScope(state_keys)
@@ -691,7 +693,9 @@ def check_template(
             )
         )
     if state_known is not None and "state" in known_names:
-        problems.extend(_key_problems(result.reads, state_known, "state key", keys.why))
+        problems.extend(
+            _key_problems(result.reads, state_known, "state key", keys.why, state_key_hints)
+        )
     if keys.variables is not None and "variables" in known_names:
         problems.extend(
             _key_problems(
@@ -753,7 +757,11 @@ def _unguarded(reads: tuple[tuple[_Occurrence, bool], ...]) -> frozenset[str]:
 
 
 def _key_problems(
-    reads: tuple[tuple[_Occurrence, bool], ...], provided: Set[str], what: str, why: str
+    reads: tuple[tuple[_Occurrence, bool], ...],
+    provided: Set[str],
+    what: str,
+    why: str,
+    hints: bool = True,
 ) -> Iterator[TemplateProblem]:
     # A key guarded once (`is defined`, `| default`) is optional in the whole template.
     optional = {occ.name for occ, guarded in reads if guarded}
@@ -763,7 +771,8 @@ def _key_problems(
         if what == "state key" and occ.name == "parallel_results":
             message = "state key 'parallel_results' is only set in a fan-in node"
         elif what == "state key":
-            message = f"state key '{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
+            hint = _did_you_mean(occ.name, provided) if hints else ""
+            message = f"state key '{occ.name}' {why}{hint}"
         else:
             message = f"'variables.{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
         yield TemplateProblem(

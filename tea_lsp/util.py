@@ -29,7 +29,7 @@ def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.6) -> str | 
 
 
 _MANY = 64  # from this many candidates on, scores are kept
-_KEPT_MAX = 1_000_000  # candidates scored and kept, all names together (per thread)
+_KEPT_MAX = 300_000  # candidates scored and kept, all names together (per thread)
 
 
 class _Scores:

@@ -360,12 +360,17 @@ def test_snippets_differing_in_digits_have_their_own_facts(
     those of the snippet alone: compiled or not, globals, fields, returned keys, positions."""
     code = "\n".join(_DIGIT_STATEMENTS[i].format(*digits) for i, digits in statements)
     variant = "".join(rnd.choice("0123456789") if c.isdigit() else c for c in code)
-    lua.snippet_facts.cache_clear()
-    lua_check._SHAPES.clear()
+    _clear_lua_caches()
     alone = lua.snippet_facts(variant)
-    compiles = lua.compile_check(variant) is None
-    lua.snippet_facts.cache_clear()
-    lua_check._SHAPES.clear()
+    alone_error = lua.compile_check(variant)
+    _clear_lua_caches()
     lua.snippet_facts(code)
+    assert lua.compile_check(variant) == alone_error
     assert lua.snippet_facts(variant) == alone
-    assert (alone is not None) == compiles
+    assert (alone is not None) == (alone_error is None)
+
+
+def _clear_lua_caches() -> None:
+    lua.snippet_facts.cache_clear()
+    lua.compile_check.cache_clear()
+    lua_check._SHAPES.clear()

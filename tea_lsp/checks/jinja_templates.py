@@ -100,12 +100,14 @@ def check(ctx: CheckContext) -> None:
             )
             continue
         names = scope.names(snip)
-        state_keys = _state_keys(flow, scope, snip, names)
         condition = snip.expression and snip.role in ("condition", "when")
         needs = needed_keys(
             snip.text, expression=snip.expression, known_names=names, condition=condition
         )
-        if needs is not None and _has_all(needs, state_keys, variables, names):
+        if needs is not None and not needs[0] and _has_all(needs, None, variables, names):
+            continue  # reads no state key, and check_template would find nothing
+        state_keys = _state_keys(flow, scope, snip, names)
+        if needs is not None and needs[0] and _has_all(needs, state_keys, variables, names):
             continue  # check_template would find nothing
         keys = KeyScope(state_keys, variables=variables)
         problems = check_template(

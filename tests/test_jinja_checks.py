@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from textwrap import dedent
 
+import pytest
+
 from tea_lsp.analysis import analyze
+from tea_lsp.checks.jinja_templates import _has_all, _template_snippets
 from tea_lsp.checks.lua_common import lua_returned_keys
 from tea_lsp.config import Config
+from tea_lsp.langs.jinja import KeyScope, check_template, needed_keys
+from tests.conftest import FIXTURES
 
 PATH = "t.yaml"
 
@@ -265,3 +271,59 @@ def test_keys_returned_by_lua_nodes_count_as_provided() -> None:
     assert lines(text) == [
         f"{PATH}:10:78: warning[TEA404] state key 'c' is not declared and no node provides it"
     ]
+
+
+@pytest.mark.parametrize("path", sorted((FIXTURES).glob("*/*.yaml")), ids=lambda p: p.stem)
+def test_template_snippets_are_the_model_templates_in_order(path: Path) -> None:
+    """The check's own pick of template snippets is ``wf.snippets()`` filtered, in order."""
+    text = path.read_bytes().decode("utf-8", "replace")
+    for wf in analyze(text, str(path)).workflows:
+        if wf is None:
+            continue
+        expected = [s for s in wf.snippets() if s.kind == "jinja" or s.role == "expression"]
+        picked = _template_snippets(wf)
+        assert len(picked) == len(expected)
+        assert all(a is b for a, b in zip(picked, expected, strict=True))
+
+
+_TEMPLATES = (
+    "{{ state.a }}",
+    "{{ state.a }} and {{ state.b | default(1) }}",
+    "{% if state.b is defined %}{{ state.b }}{% endif %}{{ variables.v }}",
+    "{{ state.a | nosuchfilter }}",
+    "{{ nope }}",
+    "{{ result.x }}",
+    "{{ state.a",
+    "{{ variables.v }}{{ variables.w | default('') }}",
+    "{% for x in state.items_ %}{{ x }}{% endfor %}",
+)
+_CONDITIONS = ("a", "!b", "state.a and not state.c", "true", "state.a ==")
+
+
+@pytest.mark.parametrize(
+    ("text", "condition"),
+    [(t, False) for t in _TEMPLATES] + [(c, True) for c in _CONDITIONS],
+)
+@pytest.mark.parametrize("state", [None, frozenset(), frozenset({"a"}), frozenset({"a", "b"})])
+@pytest.mark.parametrize("variables", [None, frozenset(), frozenset({"v"})])
+@pytest.mark.parametrize("names", [frozenset({"state", "variables"}), frozenset({"result"})])
+def test_needed_keys_tell_when_a_template_is_clean(
+    text: str,
+    condition: bool,
+    state: frozenset[str] | None,
+    variables: frozenset[str] | None,
+    names: frozenset[str],
+) -> None:
+    """The shortcut agrees with the full check: no problem exactly when the keys it needs are
+    there (and ``None`` whenever some other problem is found)."""
+    expression = condition
+    problems = check_template(
+        text,
+        expression=expression,
+        known_names=names,
+        condition=condition,
+        keys=KeyScope(state, variables=variables),
+    )
+    needs = needed_keys(text, expression=expression, known_names=names, condition=condition)
+    clean = needs is not None and _has_all(needs, state, variables, names)
+    assert clean == (problems == [])

@@ -278,3 +278,47 @@ def test_state_key_typo_is_caught_without_a_schema() -> None:
     ]
     opaque = text.replace("  - name: show", "  - name: call\n    uses: web.search\n  - name: show")
     assert lines(opaque) == []
+
+
+def test_snippets_differing_in_digits_are_checked_each() -> None:
+    """Nodes whose code differs only in digits: a digit in a name or touching a letter makes
+    another program; numerals alone do not move a diagnostic."""
+    assert lines(
+        """\
+        name: digits
+        nodes:
+          - name: a
+            run: |
+              local x = 0x10
+              local v1 = 1
+              return { total = v1 + x }
+          - name: b
+            run: |
+              local x = 1x10
+              local v1 = 1
+              return { total = v1 + x }
+          - name: c
+            run: |
+              local x = 0x10
+              local v1 = 1
+              return { total = v2 + x }
+          - name: d
+            run: |
+              local x = 7
+              return { total = x, other = v }
+          - name: e
+            run: |
+              local x = 8
+              return { total = x, other = v }
+          - name: f
+            run: |
+              local x = 9
+              return { total = x, other = w }
+        """
+    ) == [
+        "10:17 error[TEA301] lua syntax error: malformed number near '1x'",
+        "17:24 error[TEA302] undefined global 'v2'",
+        "21:35 error[TEA302] undefined global 'v'",
+        "25:35 error[TEA302] undefined global 'v'",
+        "29:35 error[TEA302] undefined global 'w'",
+    ]

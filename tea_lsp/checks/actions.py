@@ -71,17 +71,48 @@ def _expected(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _check_with(ctx: CheckContext, node: Node, spec: ArgumentSchema) -> None:
-    props = spec.properties
-    given: set[str] = set()
+class _Spec:
+    """An argument schema read once: its properties, required names and openness."""
+
+    __slots__ = ("open", "props", "required", "schema", "spec")
+
+    def __init__(self, spec: ArgumentSchema) -> None:
+        self.spec = spec
+        self.schema = spec.schema
+        self.props = spec.properties
+        self.required = tuple(spec.required)
+        self.open = spec.open_arguments
+
+
+_SPECS: dict[tuple[str, int], _Spec] = {}
+
+
+def _spec(name: str, schema: Mapping[str, Any]) -> _Spec:
+    """The prepared schema of action ``name`` (kept per name and schema object)."""
+    found = _SPECS.get((name, id(schema)))
+    if found is not None and found.schema is schema:
+        return found
+    if len(_SPECS) > 4096:
+        _SPECS.clear()
+    found = _SPECS[(name, id(schema))] = _Spec(ArgumentSchema(name, schema))
+    return found
+
+
+def _check_with(ctx: CheckContext, node: Node, prepared: _Spec) -> None:
+    spec = prepared.spec
+    props = prepared.props
+    required = prepared.required
+    given: set[str] | None = set() if required else None
     if node.with_args is not None:
         for pair in node.with_args.pairs:
-            key = pair.key_text
-            if key is None:
+            k = pair.key
+            if not isinstance(k, YScalar) or k.value is None:
                 continue
-            given.add(key)
+            key = str(k.value)
+            if given is not None:
+                given.add(key)
             if key not in props:
-                if spec.open_arguments:
+                if prepared.open:
                     continue
                 hint = did_you_mean(key, props)
                 if not hint:
@@ -96,7 +127,9 @@ def _check_with(ctx: CheckContext, node: Node, spec: ArgumentSchema) -> None:
             if _has_template(pair.value):
                 continue
             _check_type(ctx, spec, key, pair.key, pair.value, props[key])
-    missing = [r for r in spec.required if r not in given]
+    if given is None:
+        return
+    missing = [r for r in required if r not in given]
     if node.with_args is None and any(k in node.ymap for k in WITH_SYNONYMS):
         missing = []  # 'params:' and the like: TEA101 already points at 'with'
     if missing and node.uses_span is not None:
@@ -221,7 +254,7 @@ def check(ctx: CheckContext) -> None:
         if name in plugins:
             schema = plugins[name]
             if schema is not None:
-                _check_with(ctx, node, ArgumentSchema(name, schema))
+                _check_with(ctx, node, _spec(name, schema))
             continue
         entry = cat.get(name)
         if entry is None or (entry.test_only and not test_actions):
@@ -241,6 +274,6 @@ def check(ctx: CheckContext) -> None:
                 f"({entry.providers_text()})",
             )
         if entry.schema is not None:
-            _check_with(ctx, node, ArgumentSchema(name, entry.schema))
+            _check_with(ctx, node, _spec(name, entry.schema))
         if entry.action_arguments and node.with_args is not None:
             _check_action_arguments(ctx, node, entry.action_arguments, cat)

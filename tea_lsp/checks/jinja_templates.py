@@ -73,10 +73,10 @@ def check(ctx: CheckContext) -> None:
         return
     # An expression run is Python, but TEA's Python engine renders its `{{ }}` / `{% %}` parts
     # as a template first: those parts are checked here.
-    candidates = [s for s in wf.snippets() if s.kind == "jinja" or s.role == "expression"]
+    candidates = _template_snippets(wf)
     if not candidates:
         return
-    from tea_lsp.langs.jinja import KeyScope, check_template, has_markup
+    from tea_lsp.langs.jinja import KeyScope, check_template, has_markup, needed_keys
 
     snippets = [s for s in candidates if s.kind == "jinja" or has_markup(s.text)]
     if not snippets:
@@ -100,11 +100,23 @@ def check(ctx: CheckContext) -> None:
             )
             continue
         names = scope.names(snip)
-        state_keys = _state_keys(flow, scope, snip, names)
         condition = snip.expression and snip.role in ("condition", "when")
+        needs = needed_keys(
+            snip.text, expression=snip.expression, known_names=names, condition=condition
+        )
+        if needs is not None and not needs[0] and _has_all(needs, None, variables, names):
+            continue  # reads no state key, and check_template would find nothing
+        state_keys = _state_keys(flow, scope, snip, names)
+        if needs is not None and needs[0] and _has_all(needs, state_keys, variables, names):
+            continue  # check_template would find nothing
         keys = KeyScope(state_keys, variables=variables)
         problems = check_template(
-            snip.text, expression=snip.expression, known_names=names, condition=condition, keys=keys
+            snip.text,
+            expression=snip.expression,
+            known_names=names,
+            condition=condition,
+            keys=keys,
+            state_key_hints=flow is None,  # otherwise the flow words the message
         )
         if not problems:
             continue
@@ -124,6 +136,53 @@ def check(ctx: CheckContext) -> None:
                 title = f"Replace '{problem.name}' with '{problem.suggestion}'"
                 fix = Fix(title, (TextEdit(span, problem.suggestion),))
             ctx.report(_CODES[problem.kind], span, message, severity=severity, fix=fix)
+
+
+def _template_snippets(wf: Workflow) -> list[Snippet]:
+    """``wf.snippets()`` that are templates or expression runs (the same list, in the same
+    order: picked before sorting, which is stable)."""
+    out: list[Snippet] = []
+    add = out.append
+    for n in wf.all_nodes():
+        for s in (n.code, n.expression, n.condition, n.items):
+            if s is not None and (s.kind == "jinja" or s.role == "expression"):
+                add(s)
+        if n.goto:
+            for r in n.goto:
+                s = r.condition
+                if s is not None and (s.kind == "jinja" or s.role == "expression"):
+                    add(s)
+        for s in n.templates:
+            if s.kind == "jinja" or s.role == "expression":
+                add(s)
+    for e in wf.edges:
+        for s in (e.condition, e.when):
+            if s is not None and (s.kind == "jinja" or s.role == "expression"):
+                add(s)
+    out.sort(key=_position)
+    return out
+
+
+def _position(s: Snippet) -> tuple[int, int]:
+    span = s.scalar.span
+    return span.start_line, span.start_col
+
+
+def _has_all(
+    needs: tuple[frozenset[str], frozenset[str]],
+    state_keys: Set[str] | None,
+    variables: frozenset[str] | None,
+    names: frozenset[str],
+) -> bool:
+    """Whether the keys a template reads unguarded are all there (see ``needed_keys``)."""
+    state_needed, variables_needed = needs
+    if state_needed and state_keys is not None and "state" in names:
+        for key in state_needed:
+            if key not in state_keys:
+                return False
+    if variables_needed and variables is not None and "variables" in names:
+        return variables_needed <= variables
+    return True
 
 
 def _state_keys(

@@ -37,6 +37,7 @@ from tea_lsp.langs.jinja.check import (
     TemplateProblem,
     check_template,
     condition_shorthand,
+    needed_keys,
     state_reads,
 )
 from tea_lsp.langs.jinja.env import (
@@ -76,6 +77,7 @@ __all__ = [
     "is_truthy",
     "known_filters",
     "known_tests",
+    "needed_keys",
     "render_data",
     "render_value",
     "state_reads",

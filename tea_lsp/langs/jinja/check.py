@@ -637,6 +637,7 @@ def check_template(
     state_keys: Set[str] | None = None,
     condition: bool = False,
     keys: KeyScope | None = None,
+    state_key_hints: bool = True,
 ) -> list[TemplateProblem]:
     """Problems of one template: syntax, unknown filters/tests, undefined names, keys.
 
@@ -647,7 +648,8 @@ def check_template(
     always known. ``keys`` (or ``state_keys``, the same as ``KeyScope(state_keys)``): reads
     of state keys outside ``keys.state`` are ``state_key`` problems and of variables outside
     ``keys.variables`` ``variable`` problems (keys guarded by ``is defined`` or ``| default``
-    in the template are not). Never raises on any input.
+    in the template are not). ``state_key_hints=False``: the message of a ``state_key``
+    problem has no did-you-mean (for a caller that words its own). Never raises on any input.
     """
     if keys is None:
         keys = KeyScope(state_keys)
@@ -691,7 +693,9 @@ def check_template(
             )
         )
     if state_known is not None and "state" in known_names:
-        problems.extend(_key_problems(result.reads, state_known, "state key", keys.why))
+        problems.extend(
+            _key_problems(result.reads, state_known, "state key", keys.why, state_key_hints)
+        )
     if keys.variables is not None and "variables" in known_names:
         problems.extend(
             _key_problems(
@@ -702,8 +706,62 @@ def check_template(
     return problems
 
 
+_NEEDS: dict[tuple[str, bool, bool, frozenset[str]], tuple[frozenset[str], frozenset[str]] | None]
+_NEEDS = {}
+_NEEDS_MAX = 4096
+
+
+def needed_keys(
+    text: str, *, expression: bool, known_names: frozenset[str], condition: bool = False
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """When :func:`check_template` of these arguments finds nothing but key reads:
+    ``(state keys, variables keys)`` it reads unguarded, so that it reports no problem exactly
+    when ``keys.state`` (if known and ``state`` is a known name) holds the first and
+    ``keys.variables`` (likewise) the second. ``None`` when it may have some other problem
+    (syntax, filter, undefined name) or is larger than ``CACHED_TEXT`` (not kept: check it
+    fully). Kept per text and known names.
+    """
+    if len(text) > CACHED_TEXT:
+        return None
+    key = (text, expression, condition, known_names)
+    found = _NEEDS.get(key, False)
+    if found is not False:
+        return found  # type: ignore[return-value]
+    needs = _needed_keys(text, expression, known_names, condition)
+    if len(_NEEDS) >= _NEEDS_MAX:
+        _NEEDS.clear()
+    _NEEDS[key] = needs
+    return needs
+
+
+def _needed_keys(
+    text: str, expression: bool, known_names: frozenset[str], condition: bool
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    shorthand = condition_shorthand(text) if condition else None
+    if shorthand is not None:
+        return frozenset((shorthand[1],)), frozenset()
+    result = analyze(text, expression and not has_markup(text))
+    if result.syntax is not None or result.limit is not None or result.filters:
+        return None
+    if result.free_names:
+        known = known_names | GLOBAL_NAMES
+        if any(occ.name not in known for occ in result.free_names):
+            return None
+    return _unguarded(result.reads), _unguarded(result.var_reads)
+
+
+def _unguarded(reads: tuple[tuple[_Occurrence, bool], ...]) -> frozenset[str]:
+    """The keys :func:`_key_problems` reports when they are not provided."""
+    optional = {occ.name for occ, guarded in reads if guarded}
+    return frozenset(occ.name for occ, _ in reads if occ.name not in optional)
+
+
 def _key_problems(
-    reads: tuple[tuple[_Occurrence, bool], ...], provided: Set[str], what: str, why: str
+    reads: tuple[tuple[_Occurrence, bool], ...],
+    provided: Set[str],
+    what: str,
+    why: str,
+    hints: bool = True,
 ) -> Iterator[TemplateProblem]:
     # A key guarded once (`is defined`, `| default`) is optional in the whole template.
     optional = {occ.name for occ, guarded in reads if guarded}
@@ -713,7 +771,8 @@ def _key_problems(
         if what == "state key" and occ.name == "parallel_results":
             message = "state key 'parallel_results' is only set in a fan-in node"
         elif what == "state key":
-            message = f"state key '{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
+            hint = _did_you_mean(occ.name, provided) if hints else ""
+            message = f"state key '{occ.name}' {why}{hint}"
         else:
             message = f"'variables.{occ.name}' {why}{_did_you_mean(occ.name, provided)}"
         yield TemplateProblem(

@@ -84,7 +84,6 @@ def clear_caches() -> None:
     """Forget every per-snippet result (Lua and, when present, compiled templates)."""
     lua.compile_check.cache_clear()
     lua.snippet_facts.cache_clear()
-    lua_check._SHAPES.clear()
     from tea_lsp.langs.jinja import check, render
 
     render._cache.clear()

@@ -29,7 +29,6 @@ from tea_lsp import analysis
 from tea_lsp.checks import ALL_CHECKS, CheckContext
 from tea_lsp.langs import lua
 from tea_lsp.langs.jinja import check as jinja_check
-from tea_lsp.langs.lua import check as lua_check
 
 LUA_CHECKS = ("lua_syntax", "lua_semantics", "lua_writes", "lua_language")
 TEMPLATE_CHECKS = ("jinja_templates",)
@@ -43,7 +42,6 @@ except AttributeError:  # pragma: no cover
 def _clear_caches() -> None:
     lua.compile_check.cache_clear()
     lua.snippet_facts.cache_clear()
-    lua_check._SHAPES.clear()
     jinja_check._analyze_cached.cache_clear()
     jinja_check._NEEDS.clear()
 

@@ -2,6 +2,7 @@
 
 Usage: ``.venv/bin/python bench/large_file.py [--mb 1 5] [--repeat 3]``.
 For each size, a workflow of that many megabytes (Lua nodes, action nodes with templates,
+every snippet and template with its own text, not only its own digits;
 shared settings through an anchor, which also keeps ``analyze`` from reusing the trees of
 the previous repeat) is generated; prints the median wall time of libyaml's
 ``yaml.compose`` (the floor: parsing alone) and of ``analyze()`` (``tea-lsp check`` minus
@@ -33,6 +34,16 @@ except AttributeError:  # pragma: no cover
     _LOADER = yaml.SafeLoader
 
 
+def _word(i: int) -> str:
+    """A distinct identifier without digits for each ``i`` (``a``, ``b``, ..., ``ba``, ...)."""
+    out = ""
+    while True:
+        out = chr(ord("a") + i % 26) + out
+        i //= 26
+        if not i:
+            return "v_" + out
+
+
 def large_workflow(megabytes: float) -> str:
     parts = [
         "name: large\n",
@@ -43,16 +54,19 @@ def large_workflow(megabytes: float) -> str:
     size = sum(map(len, parts))
     i = 0
     while size < megabytes * 1_000_000:
+        # every snippet and template its own text, not only in its digits: a checker may reuse
+        # work for repeated text, and real files repeat some, but not every node
+        word = _word(i)
         part = (
             f"  - name: step_{i}\n"
             "    language: lua\n"
             "    run: |\n"
-            f"      local x = (state.total or 0) + {i}\n"
-            "      return { total = x }\n"
+            f"      local {word} = (state.total or 0) + {i}\n"
+            f"      return {{ total = {word} }}\n"
             f"  - name: fetch_{i}\n"
             "    uses: json.parse\n"
             "    with:\n"
-            f"      text: '{{{{ state.total }}}}'\n"
+            f"      text: '{{{{ state.total }}}} in {word}'\n"
             f"    output: parsed_{i}\n"
         )
         parts.append(part)

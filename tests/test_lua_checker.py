@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import tea_lsp.langs.lua.check as lua_check
 from tea_lsp.analysis import analyze
 from tea_lsp.langs import lua
 from tea_lsp.langs.lua import (
@@ -320,57 +319,3 @@ def test_mutated_snippets_never_crash() -> None:
             rows = code.split("\n")
             for a in facts.accesses:
                 assert a.col is not None and rows[a.line - 1][a.col :].startswith(a.name)
-
-
-# Statements with digits in every place a digit can be: numerals (decimal, hex, float,
-# exponent, touching a letter or a dot), names, strings, comments, long strings.
-_DIGIT_STATEMENTS = (
-    "local v{0} = {1}",
-    "return {{ k{0} = state.f{1}, total = {0} }}",
-    "x = y{0} + {1}",
-    "t = '{0}' .. state['s{1}']",
-    "u = 0x{0} + {1}",
-    "w = {0}.{1} + state.w",
-    "z = {0}e{1}",
-    "-- c{0}\nn = {1}",
-    "--[[{0}]] m = {1}",
-    's = [[{0}]] .. state["k{1}"]',
-    "q = {0}x{1}",
-    "r = {0}..{1}",
-    "p = state.a[{0}] + g{1}",
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.integers(0, len(_DIGIT_STATEMENTS) - 1),
-            st.lists(st.text("0123456789", min_size=1, max_size=3), min_size=2, max_size=2),
-        ),
-        min_size=1,
-        max_size=4,
-    ),
-    st.randoms(use_true_random=False),
-)
-def test_snippets_differing_in_digits_have_their_own_facts(
-    statements: list[tuple[int, list[str]]], rnd: random.Random
-) -> None:
-    """Facts worked out after a snippet of the same shape (the same code but for digits) are
-    those of the snippet alone: compiled or not, globals, fields, returned keys, positions."""
-    code = "\n".join(_DIGIT_STATEMENTS[i].format(*digits) for i, digits in statements)
-    variant = "".join(rnd.choice("0123456789") if c.isdigit() else c for c in code)
-    _clear_lua_caches()
-    alone = lua.snippet_facts(variant)
-    alone_error = lua.compile_check(variant)
-    _clear_lua_caches()
-    lua.snippet_facts(code)
-    assert lua.compile_check(variant) == alone_error
-    assert lua.snippet_facts(variant) == alone
-    assert (alone is not None) == (alone_error is None)
-
-
-def _clear_lua_caches() -> None:
-    lua.snippet_facts.cache_clear()
-    lua.compile_check.cache_clear()
-    lua_check._SHAPES.clear()

@@ -8,7 +8,7 @@ from functools import lru_cache
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.diagnostics import Span
 from tea_lsp.langs.detect import DEFAULT_LANGUAGES, file_default_language, resolve_language
-from tea_lsp.langs.lua import LuaFacts, snippet_facts
+from tea_lsp.langs.lua import LuaFacts, compile_check, snippet_facts
 from tea_lsp.model.routing import vm_flows
 from tea_lsp.model.workflow import Node, Snippet
 from tea_lsp.syntax.embedded import SnippetMap
@@ -117,8 +117,8 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
             compiles = False
             facts = None
             if not too_big:
-                facts = snippet_facts(snippet.text)  # None exactly when it does not compile
-                compiles = facts is not None
+                compiles = compile_check(snippet.text) is None
+                facts = snippet_facts(snippet.text) if compiles else None
             out.append(
                 LuaEntry(
                     node, top, snippet, lines, flows.get(top.name, "main"), too_big, compiles, facts

@@ -740,37 +740,14 @@ class _Parser:
 
 def scan_accesses(code: str) -> tuple[list[Access], frozenset[str], bool]:
     """:func:`scan` as plain tuples: ``(accesses in source order, return keys, opaque)``."""
-    accesses, keys, opaque, _plain = scan_accesses_digits(code)
-    return accesses, keys, opaque
-
-
-_DIGIT_BEFORE_WORD = re.compile(r"[0-9][A-Za-z_.]")
-
-
-def scan_accesses_digits(code: str) -> tuple[list[Access], frozenset[str], bool, bool]:
-    """:func:`scan_accesses`, and whether every ASCII digit of ``code`` is in a decimal integer
-    literal made of digits only and followed by neither a name character nor ``.``.
-
-    When it is, changing any digit (keeping the length) changes no token's kind or extent and no
-    name or string: the scan of such a variant is the same, offsets included.
-    """
-    texts, kinds, offsets = lexed = _lex(code)
+    texts, _kinds, offsets = lexed = _lex(code)
     parser = _Parser(lexed)
     parser.chunk()
     recorded = parser.accesses
     if len(recorded) > 1:
         recorded.sort(key=_first)  # by token: offsets grow with it
     accesses = [(texts[i], offsets[i], kind, field) for i, kind, field in recorded]
-    digits = sum(map(code.count, "0123456789"))
-    in_literals = 0
-    if digits:
-        for i, kind in enumerate(kinds):
-            if kind == NUMBER:
-                text = texts[i]
-                if text.isdigit():
-                    in_literals += len(text)
-    plain = in_literals == digits and (not digits or _DIGIT_BEFORE_WORD.search(code) is None)
-    return accesses, frozenset(parser.return_keys), parser.returns_opaque, plain
+    return accesses, frozenset(parser.return_keys), parser.returns_opaque
 
 
 def _first(item: tuple[int, str, str | None]) -> int:

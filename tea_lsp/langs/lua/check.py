@@ -128,27 +128,9 @@ def _load_in_fresh_vm(code: str) -> bool:
     return (result[0] if isinstance(result, tuple) else result) is not None
 
 
-# Snippets that differ only in the digits of their integer literals (``step_1``'s code and
-# ``step_2``'s, generated from one pattern) compile alike and have the same facts: compiled and
-# scanned once, keyed by the code's bytes with every digit read as 0. A key maps to ``None``
-# when its first snippet has a digit elsewhere (in a name, a string, a comment, a float, a
-# number touching a letter or a dot), where digits do matter; such snippets are worked out
-# one by one. (Lua reads a run of digits followed by neither as one decimal numeral whatever
-# the digits, and compiling never fails on a numeral's value.)
-_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-_SHAPES: dict[bytes, LuaFacts | None] = {}
-_SHAPES_MAX = 4096
-
-
-def _shape(code: str) -> bytes:
-    return code.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS)
-
-
 @functools.lru_cache(maxsize=4096)
 def compile_check(code: str) -> LuaSyntaxError | None:
     """Compile ``code`` as text (never run it); the syntax error, or ``None``."""
-    if _SHAPES.get(_shape(code)) is not None:
-        return None  # compiles as the snippet of the same shape did
     fn, err = _load(code)
     if fn is not None:
         return None
@@ -224,22 +206,13 @@ def _find_token(text: str, token: str) -> int | None:
 @functools.lru_cache(maxsize=4096)
 def snippet_facts(code: str) -> LuaFacts | None:
     """Globals, state fields and returned keys of a snippet; ``None`` if it does not compile."""
-    shape = _shape(code)
-    known = _SHAPES.get(shape)
-    if known is not None:
-        return known
     if compile_check(code) is not None:
         return None
     try:
-        raw, return_keys, opaque, plain = lua_scan.scan_accesses_digits(code)
+        raw, return_keys, opaque = lua_scan.scan_accesses(code)
     except (lua_scan.LexError, lua_scan.ParseError, RecursionError):
         return _facts_from_bytecode(code)
-    facts = LuaFacts(_placed(code, raw), return_keys, opaque, "scan")
-    if shape not in _SHAPES:
-        if len(_SHAPES) >= _SHAPES_MAX:
-            _SHAPES.clear()
-        _SHAPES[shape] = facts if plain else None
-    return facts
+    return LuaFacts(_placed(code, raw), return_keys, opaque, "scan")
 
 
 _FEW = 8  # up to this many accesses, counting line breaks beats indexing every line

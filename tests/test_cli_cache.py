@@ -242,3 +242,28 @@ def test_a_directory_checked_by_worker_processes_fills_and_uses_the_cache(work: 
     second = tea(work, "-j", "2", ".")
     assert (second.returncode, second.stdout) == (1, first.stdout)
     assert len(entries(work / ".tea-lsp-cache")) == 21
+
+
+def test_every_configuration_field_is_part_of_the_key(tmp_path: Path) -> None:
+    from dataclasses import fields, replace
+
+    from tea_lsp.cli.cache import ResultCache
+    from tea_lsp.config import Config
+
+    cache = ResultCache(tmp_path)
+    base = Config()
+    changed = {
+        "select": frozenset({"TEA2"}),
+        "ignore": frozenset({"TEA3"}),
+        "extend_select": frozenset({"TEA4"}),
+        "max_snippet_bytes": 10,
+        "default_language": "lua",
+    }
+    assert set(changed) == {f.name for f in fields(Config)}
+    keys = {cache.key("wf.yaml", TYPO, replace(base, **{k: v})) for k, v in changed.items()}
+    keys.add(cache.key("wf.yaml", TYPO, base))
+    assert len(keys) == len(changed) + 1
+    # the order of a set does not matter
+    assert cache.key("wf.yaml", TYPO, replace(base, ignore=frozenset({"TEA3", "TEA2"}))) == (
+        cache.key("wf.yaml", TYPO, replace(base, ignore=frozenset({"TEA2", "TEA3"})))
+    )

@@ -75,16 +75,14 @@ def fingerprint() -> str:
 
 
 def _config_key(config: Config) -> str:
-    return json.dumps(
-        {
-            "select": sorted(config.select),
-            "ignore": sorted(config.ignore),
-            "extend_select": sorted(config.extend_select),
-            "max_snippet_bytes": config.max_snippet_bytes,
-            "default_language": config.default_language,
-        },
-        sort_keys=True,
-    )
+    """Every field of the configuration (sets sorted), so a field added later is keyed too."""
+    from dataclasses import fields
+
+    values = {}
+    for f in fields(config):
+        v = getattr(config, f.name)
+        values[f.name] = sorted(v) if isinstance(v, frozenset) else v
+    return json.dumps(values, sort_keys=True, default=repr)
 
 
 def _span(s: Span) -> list[int]:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -252,7 +253,7 @@ def test_every_configuration_field_is_part_of_the_key(tmp_path: Path) -> None:
 
     cache = ResultCache(tmp_path)
     base = Config()
-    changed = {
+    changed: dict[str, Any] = {
         "select": frozenset({"TEA2"}),
         "ignore": frozenset({"TEA3"}),
         "extend_select": frozenset({"TEA4"}),

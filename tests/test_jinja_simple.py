@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tea_lsp.langs.jinja import KeyScope, check_template
 from tea_lsp.langs.jinja import check as jinja_check
+from tea_lsp.langs.jinja.env import GLOBAL_NAMES, has_markup
 
 KNOWN = frozenset({"state", "variables", "result"})
 
@@ -68,3 +69,26 @@ def test_simple_reading_equals_the_parse(parts: list[str], head: str, keys: list
         simple = jinja_check._simple_analysis(source)
         if simple is not None:
             assert simple == jinja_check._parse_source(source, False), text
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_PARTS, max_size=12),
+    st.sampled_from(["state", "variables", "x", "range"]),
+    st.lists(_NAMES, max_size=10),
+    st.sampled_from([KNOWN, frozenset({"state"}), frozenset({"x", "variables"})]),
+    st.booleans(),
+)
+def test_needed_keys_without_the_parse_equal_those_from_it(
+    parts: list[str], head: str, keys: list[str], known: frozenset[str], expression: bool
+) -> None:
+    for text in ("".join(parts), "{{ " + ".".join([head, *keys]) + " }}"):
+        fast = jinja_check._needed_keys(text, expression, known, False)
+        as_expression = expression and not has_markup(text)
+        result = jinja_check._analyze_text(text, as_expression)
+        unknown = [o for o in result.free_names if o.name not in known | GLOBAL_NAMES]
+        if result.syntax or result.limit or result.filters or unknown:
+            full = None
+        else:
+            full = jinja_check._unguarded(result.reads), jinja_check._unguarded(result.var_reads)
+        assert fast == full, text

@@ -164,8 +164,7 @@ def _template_snippets(wf: Workflow) -> list[Snippet]:
 
 
 def _position(s: Snippet) -> tuple[int, int]:
-    span = s.scalar.span
-    return span.start_line, span.start_col
+    return s.scalar.start  # the span's start, without making the span
 
 
 def _has_all(

@@ -105,21 +105,24 @@ def lua_entries(ctx: CheckContext) -> list[LuaEntry]:
         flows = vm_flows(wf)
         limit = ctx.config.max_snippet_bytes
         lines = ctx.lines
+        default = default_language(ctx)
+        add = out.append
         for node in wf.all_nodes():
             snippet = node.code
-            if snippet is None or snippet.kind != "lua" or node_language(ctx, node) != "lua":
+            if snippet is None or snippet.kind != "lua" or resolve_language(node, default) != "lua":
                 continue
-            top = node.top()
-            size = len(snippet.text)  # UTF-8 takes at most 4 bytes a character
+            top = node if node.parent is None else node.top()
+            text = snippet.text
+            size = len(text)  # UTF-8 takes at most 4 bytes a character
             too_big = size > limit or (
-                size * 4 > limit and len(snippet.text.encode("utf-8", "replace")) > limit
+                size * 4 > limit and len(text.encode("utf-8", "replace")) > limit
             )
             compiles = False
             facts = None
             if not too_big:
-                compiles = compile_check(snippet.text) is None
-                facts = snippet_facts(snippet.text) if compiles else None
-            out.append(
+                compiles = compile_check(text) is None
+                facts = snippet_facts(text) if compiles else None
+            add(
                 LuaEntry(
                     node, top, snippet, lines, flows.get(top.name, "main"), too_big, compiles, facts
                 )

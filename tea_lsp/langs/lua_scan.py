@@ -89,6 +89,7 @@ _UNARY_PRIORITY = 12
 _BLOCK_END = frozenset(("end", "else", "elseif", "until", "<eof>"))
 _SIMPLE = frozenset(("nil", "true", "false", "..."))
 _ATOM = frozenset((NUMBER, STRING))
+_SUFFIX_START = frozenset((".", "[", ":", "(", "{"))  # and a string: a suffix follows a name
 _NEWLINES = ("\r\n", "\n\r", "\n", "\r")
 
 
@@ -579,12 +580,26 @@ class _Parser:
         keys: _TABLE_KEYS | None = None
         i = self.i
         t = self.t
-        if t in _UNARY:
+        kind = self.kinds[i]
+        if kind == NAME:  # simpleexp() of a name, inline (a name is never unary nor simple)
+            after = self.texts[i + 1]
+            if after in _SUFFIX_START or self.kinds[i + 1] == STRING:
+                head, field, _n, _last = self.suffixedexp()
+                if head is not None:
+                    self.accesses.append((head, "get", field))
+            else:  # a name alone: suffixedexp() without suffixes, inline
+                self.i = i + 1
+                self.t = after
+                if self.env_locals == 0 and t not in self.visible and t != "_ENV":
+                    self.accesses.append((i, "get", None))
+        elif t in _UNARY:
             self.advance()
             self.expr(_UNARY_PRIORITY)
-        elif self.kinds[i] in _ATOM or t in _SIMPLE:  # simpleexp() of a literal, inline
+        elif kind in _ATOM or t in _SIMPLE:  # simpleexp() of a literal, inline
             self.i = i + 1
             self.t = self.texts[i + 1]
+        elif t == "{":
+            keys = self.constructor()
         else:
             keys = self.simpleexp()
         while True:

@@ -734,13 +734,29 @@ def needed_keys(
     return needs
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+_NO_KEYS = (_NO_NAMES, _NO_NAMES)
+
+
 def _needed_keys(
     text: str, expression: bool, known_names: frozenset[str], condition: bool
 ) -> tuple[frozenset[str], frozenset[str]] | None:
     shorthand = condition_shorthand(text) if condition else None
     if shorthand is not None:
         return frozenset((shorthand[1],)), frozenset()
-    result = analyze(text, expression and not has_markup(text))
+    as_expression = expression and not has_markup(text)
+    if not as_expression:  # the fast path of _simple_analysis, without positions
+        m = _SIMPLE_TEMPLATE.match(text)  # line breaks need no normalizing for this match
+        if m is not None:
+            name = m.group(1)
+            if name not in _NOT_PLAIN_NAMES:
+                if name not in known_names and name not in GLOBAL_NAMES:
+                    return None
+                if name not in _READ_BASES or not m.group(2):
+                    return _NO_KEYS
+                key = frozenset((m.group(2).split(".", 2)[1],))
+                return (key, _NO_NAMES) if name == "state" else (_NO_NAMES, key)
+    result = analyze(text, as_expression)
     if result.syntax is not None or result.limit is not None or result.filters:
         return None
     if result.free_names:

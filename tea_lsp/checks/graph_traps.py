@@ -8,8 +8,7 @@ route to ``__end__`` (the run never ends).
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.graph_refs import unresolved
@@ -94,25 +93,57 @@ def _goto_fallback(ctx: CheckContext, node: Node) -> None:
 
 
 def _ends(wf: Workflow, succ: Callable[[str], tuple[str, ...]]) -> set[str]:
-    """Nodes from which some route leads to ``__end__``."""
-    preds: dict[str, list[str]] = {}
-    ending: set[str] = set()
-    for name in wf.by_name:
-        for nxt in succ(name):
+    """Nodes from which some route leads to ``__end__``.
+
+    Walks the routes backwards from the nodes that end. Most nodes have one predecessor:
+    it is kept as a string (``first``), the others in a list (``more``) only when there
+    are several.
+    """
+    memo = wf.routes_memo()
+    # a filled memo has every node (``successor_lookup`` fills it; other names lead nowhere)
+    routes: Iterable[tuple[str, tuple[str, ...]]] = (
+        memo.items() if memo else ((name, succ(name)) for name in wf.by_name)
+    )
+    first: dict[str, str] = {}
+    more: dict[str, list[str]] = {}
+    ending: list[str] = []
+    for name, nexts in routes:
+        if len(nexts) == 1:  # the common case, inline
+            nxt = nexts[0]
             if nxt == END:
-                ending.add(name)
-            elif nxt in preds:
-                preds[nxt].append(name)
+                ending.append(name)
+            elif nxt not in first:
+                first[nxt] = name
+            elif nxt in more:
+                more[nxt].append(name)
             else:
-                preds[nxt] = [name]
+                more[nxt] = [name]
+            continue
+        for nxt in nexts:
+            if nxt == END:
+                ending.append(name)
+            elif nxt not in first:
+                first[nxt] = name
+            elif nxt in more:
+                more[nxt].append(name)
+            else:
+                more[nxt] = [name]
     seen = set(ending)
-    queue = deque(ending)
-    while queue:
-        cur = queue.popleft()
-        for p in preds.get(cur, ()):
-            if p not in seen:
-                seen.add(p)
-                queue.append(p)
+    stack = list(seen)
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        cur = pop()
+        p = first.get(cur)
+        if p is None:
+            continue
+        if p not in seen:
+            add(p)
+            push(p)
+        if cur in more:
+            for p in more[cur]:
+                if p not in seen:
+                    add(p)
+                    push(p)
     return seen
 
 

@@ -104,8 +104,8 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
                 node.code = Snippet(_kind(node.language), code.value, code, "run", node)
     elif type(run) is YScalar and isinstance(run.value, str):
         language = node.language
-        kind: Any = language if language in _LANGS else "other"  # ``_kind`` inline
-        node.code = Snippet(kind, run.value, run, "run", node)
+        code_kind: Any = language if language in _LANGS else "other"  # ``_kind`` inline
+        node.code = Snippet(code_kind, run.value, run, "run", node)
 
     uses = get("uses")
     if type(uses) is not YScalar or not isinstance(uses.value, str):

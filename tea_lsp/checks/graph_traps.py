@@ -201,12 +201,16 @@ def _no_exit(ctx: CheckContext) -> None:
     entry = wf.entry()
     if entry is None or entry not in wf.by_name or entry in RESERVED or unresolved(wf):
         return
-    if any(not n.name for n in wf.nodes) or any(e.source is None for e in wf.edges):
-        return  # broken routes (TEA104): cannot know
+    for n in wf.nodes:
+        if not n.name:
+            return  # broken routes (TEA104): cannot know
+    if any(e.source is None for e in wf.edges):
+        return  # so does an edge without 'from' (TEA104)
     if len(wf.by_name) != len(wf.nodes):
         return  # duplicate names (TEA202): which node a route means is unclear
-    if any(n.action_refs_dynamic or n.handlers for n in wf.all_nodes()):
-        return  # a node run by a template name or an error handler may lead out
+    for n in wf.all_nodes():
+        if n.action_refs_dynamic or n.handlers:
+            return  # a node run by a template name or an error handler may lead out
     succ = successor_lookup(wf)
     live = set(reachable(wf, entry))
     ends = _ends(wf, succ)
@@ -254,5 +258,6 @@ def check(ctx: CheckContext) -> None:
     for node in wf.all_nodes():
         if node.type == "dynamic_parallel":
             _dynamic_shape(ctx, node)
-        _goto_fallback(ctx, node)
+        if node.goto:  # (``_goto_fallback`` has nothing to say otherwise: most nodes)
+            _goto_fallback(ctx, node)
     _no_exit(ctx)

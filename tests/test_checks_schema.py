@@ -6,13 +6,14 @@ import copy
 from textwrap import dedent
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tea_lsp.analysis import analyze
 from tea_lsp.checks import schema
-from tea_lsp.checks.schema_fast import compile_schema
+from tea_lsp.checks.schema_fast import compile_node_schema, compile_schema
 from tea_lsp.diagnostics import Diagnostic, Fix, Span, TextEdit
 from tea_lsp.schema_file import load_schema
 from tea_lsp.syntax.yaml_tree import parse_yaml, to_python
@@ -377,6 +378,62 @@ def test_fast_validator_agrees_on_every_fixture() -> None:
         for doc in parsed.documents:
             data = to_python(doc.root)
             assert fast(data) == schema.validator().is_valid(data), path
+
+
+# The validator over the YAML tree, both ways it reads a list of nodes: as data (the default:
+# the data predicate keeps each item's result) and on the tree (a list of more items).
+_TREE_VALIDATORS = [compile_node_schema(load_schema()), compile_node_schema(load_schema(), 0)]
+
+
+def _tree_agrees(text: str) -> None:
+    for doc in parse_yaml(text).documents:
+        if doc.root is None:
+            continue
+        data = to_python(doc.root)
+        expected = schema.validator().is_valid(data)
+        for tree in _TREE_VALIDATORS:
+            assert tree is not None
+            assert tree(doc.root) == expected, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_mutated(), _DOC, _JSON))
+def test_tree_validator_agrees_with_jsonschema(doc: Any) -> None:
+    _tree_agrees(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
+
+
+def test_tree_validator_agrees_on_every_fixture() -> None:
+    for path in sorted(FIXTURES.glob("*/*.yaml")):
+        _tree_agrees(path.read_text(encoding="utf-8", errors="replace"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a duplicated key: the last value counts, as in the data
+        "name: w\nnodes:\n  - name: a\n    run: x\n    run: 3\n",
+        "name: w\nnodes:\n  - name: a\n    run: 3\n    run: x\n",
+        # a null key and a key that is a mapping: both read as 'null'
+        "name: w\nnodes:\n  - name: a\n    ~: 1\n",
+        "name: w\nnodes:\n  - name: a\n    ? {k: v}\n    : 1\n",
+        "name: w\nnodes:\n  - ? [a]\n    : b\n    name: a\n",
+        # a required key missing but a null key present
+        "name: w\nnodes:\n  - null: a\n",
+        "name: w\nnodes:\n  - name: a\n    type: while_loop\n    null: 1\n",
+        # merge keys, and keys that are not strings
+        "base: &b {name: a, run: x}\nname: w\nnodes:\n  - <<: *b\n    run: y\n",
+        "base: &b {name: a, run: 1}\nname: w\nnodes:\n  - <<: *b\n",
+        "name: w\nnodes:\n  - name: a\n    1: x\n    true: y\n",
+        "name: w\nnodes:\n  - name: a\n    type: dynamic_parallel\n",
+        "name: w\nnodes:\n  - {name: a, type: while_loop, condition: x, max_iterations: 2,"
+        " body: [{name: b}]}\n",
+        "name: w\nnodes: []\nedges:\n  - {from: a, to: [b, c], type: parallel}\n",
+        "- 1\n- 2\n",
+        "just text\n",
+    ],
+)
+def test_tree_validator_agrees_on_odd_mappings(text: str) -> None:
+    _tree_agrees(text)
 
 
 def test_fast_compiler_refuses_what_it_cannot_check() -> None:

@@ -18,24 +18,34 @@ def _unreachable(ctx: CheckContext) -> None:
         return  # no nodes, or a broken entry (TEA201 says so): everything would be "unreachable"
     if unresolved(wf):
         return  # a misspelt reference hides routes: TEA201 first, reachability after the fix
-    if any(not n.name for n in wf.nodes) or any(e.source is None for e in wf.edges):
-        return  # a nameless node or an edge without 'from' (TEA104) breaks the routes
-    if any(n.action_refs_dynamic for n in wf.all_nodes()):
-        return  # an action runs a node named by a template: any node may be the one
+    for n in wf.nodes:
+        if not n.name:
+            return  # a nameless node (TEA104) breaks the routes
+    if any(e.source is None for e in wf.edges):
+        return  # so does an edge without 'from' (TEA104)
+    for n in wf.all_nodes():
+        if n.action_refs_dynamic:
+            return  # an action runs a node named by a template: any node may be the one
     seen = set(reachable(wf, entry))
     # A node an action runs by name (retry.loop's 'correct') runs as one call: it is reached,
     # its own routes are not followed from there.
-    with_refs = any(n.action_refs for n in wf.by_name.values())
+    with_refs = False
+    for n in wf.by_name.values():
+        if n.action_refs:
+            with_refs = True
+            break
     pending = [n for n in seen if n in wf.by_name] if with_refs else []
     while pending:
         for ref in wf.by_name[pending.pop()].action_refs:
             if ref.name in wf.by_name and ref.name not in seen:
                 seen.add(ref.name)
                 pending.append(ref.name)
+    by_name = wf.by_name
     for node in wf.nodes:
-        if not node.name or node.name in RESERVED or wf.by_name.get(node.name) is not node:
+        name = node.name
+        if name in seen:  # most nodes: reached (what follows would skip them too)
             continue
-        if node.name in seen:
+        if not name or name in RESERVED or by_name.get(name) is not node:
             continue
         ctx.report(
             "TEA204",

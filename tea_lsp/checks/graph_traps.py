@@ -8,8 +8,7 @@ route to ``__end__`` (the run never ends).
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from tea_lsp.checks.base import CheckContext
 from tea_lsp.checks.graph_refs import unresolved
@@ -94,25 +93,57 @@ def _goto_fallback(ctx: CheckContext, node: Node) -> None:
 
 
 def _ends(wf: Workflow, succ: Callable[[str], tuple[str, ...]]) -> set[str]:
-    """Nodes from which some route leads to ``__end__``."""
-    preds: dict[str, list[str]] = {}
-    ending: set[str] = set()
-    for name in wf.by_name:
-        for nxt in succ(name):
+    """Nodes from which some route leads to ``__end__``.
+
+    Walks the routes backwards from the nodes that end. Most nodes have one predecessor:
+    it is kept as a string (``first``), the others in a list (``more``) only when there
+    are several.
+    """
+    memo = wf.routes_memo()
+    # a filled memo has every node (``successor_lookup`` fills it; other names lead nowhere)
+    routes: Iterable[tuple[str, tuple[str, ...]]] = (
+        memo.items() if memo else ((name, succ(name)) for name in wf.by_name)
+    )
+    first: dict[str, str] = {}
+    more: dict[str, list[str]] = {}
+    ending: list[str] = []
+    for name, nexts in routes:
+        if len(nexts) == 1:  # the common case, inline
+            nxt = nexts[0]
             if nxt == END:
-                ending.add(name)
-            elif nxt in preds:
-                preds[nxt].append(name)
+                ending.append(name)
+            elif nxt not in first:
+                first[nxt] = name
+            elif nxt in more:
+                more[nxt].append(name)
             else:
-                preds[nxt] = [name]
+                more[nxt] = [name]
+            continue
+        for nxt in nexts:
+            if nxt == END:
+                ending.append(name)
+            elif nxt not in first:
+                first[nxt] = name
+            elif nxt in more:
+                more[nxt].append(name)
+            else:
+                more[nxt] = [name]
     seen = set(ending)
-    queue = deque(ending)
-    while queue:
-        cur = queue.popleft()
-        for p in preds.get(cur, ()):
-            if p not in seen:
-                seen.add(p)
-                queue.append(p)
+    stack = list(seen)
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        cur = pop()
+        p = first.get(cur)
+        if p is None:
+            continue
+        if p not in seen:
+            add(p)
+            push(p)
+        if cur in more:
+            for p in more[cur]:
+                if p not in seen:
+                    add(p)
+                    push(p)
     return seen
 
 
@@ -170,12 +201,16 @@ def _no_exit(ctx: CheckContext) -> None:
     entry = wf.entry()
     if entry is None or entry not in wf.by_name or entry in RESERVED or unresolved(wf):
         return
-    if any(not n.name for n in wf.nodes) or any(e.source is None for e in wf.edges):
-        return  # broken routes (TEA104): cannot know
+    for n in wf.nodes:
+        if not n.name:
+            return  # broken routes (TEA104): cannot know
+    if any(e.source is None for e in wf.edges):
+        return  # so does an edge without 'from' (TEA104)
     if len(wf.by_name) != len(wf.nodes):
         return  # duplicate names (TEA202): which node a route means is unclear
-    if any(n.action_refs_dynamic or n.handlers for n in wf.all_nodes()):
-        return  # a node run by a template name or an error handler may lead out
+    for n in wf.all_nodes():
+        if n.action_refs_dynamic or n.handlers:
+            return  # a node run by a template name or an error handler may lead out
     succ = successor_lookup(wf)
     live = set(reachable(wf, entry))
     ends = _ends(wf, succ)
@@ -223,5 +258,6 @@ def check(ctx: CheckContext) -> None:
     for node in wf.all_nodes():
         if node.type == "dynamic_parallel":
             _dynamic_shape(ctx, node)
-        _goto_fallback(ctx, node)
+        if node.goto:  # (``_goto_fallback`` has nothing to say otherwise: most nodes)
+            _goto_fallback(ctx, node)
     _no_exit(ctx)

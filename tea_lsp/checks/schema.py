@@ -14,7 +14,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tea_lsp.checks.base import CheckContext
-from tea_lsp.checks.schema_fast import Predicate, compile_schema
+from tea_lsp.checks.schema_fast import (
+    NodePredicate,
+    Predicate,
+    compile_node_schema,
+    compile_schema,
+)
 from tea_lsp.checks.spans import first_line_span, head_span, value_span
 from tea_lsp.diagnostics import Fix, Span, TextEdit
 from tea_lsp.schema_file import load_schema
@@ -167,6 +172,12 @@ def validator() -> Draft202012Validator:
 def fast_validator() -> Predicate | None:
     """A compiled yes/no validator of the same schema (``None``: use ``validator()``)."""
     return compile_schema(load_schema())
+
+
+@cache
+def fast_tree_validator() -> NodePredicate | None:
+    """``fast_validator`` over the YAML tree itself (no plain data made first)."""
+    return compile_node_schema(load_schema())
 
 
 def _path(err: ValidationError) -> Path:
@@ -537,14 +548,18 @@ def check(ctx: CheckContext) -> None:
     root = ctx.doc.root
     if not isinstance(root, YMap):
         return
-    instance = to_python(root)
-    emitter = _Emitter(ctx, root, instance)
-    fast = fast_validator()
-    if fast is None or not fast(instance):  # detailed errors only for invalid documents
-        for err in validator().iter_errors(instance):
-            emitter.handle(err)
-        emitter.flush()
-    if "name" not in root and "name" not in emitter.suggested.get(id(root), set()):
+    fast_tree = fast_tree_validator()
+    suggested: set[str] = set()
+    if fast_tree is None or not fast_tree(root):
+        instance = to_python(root)
+        emitter = _Emitter(ctx, root, instance)
+        fast = fast_validator()
+        if fast is None or not fast(instance):  # detailed errors only for invalid documents
+            for err in validator().iter_errors(instance):
+                emitter.handle(err)
+            emitter.flush()
+        suggested = emitter.suggested.get(id(root), suggested)
+    if "name" not in root and "name" not in suggested:
         ctx.report(
             "TEA106",
             head_span(root, ctx.lines),

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
+
 Predicate = Callable[[Any], bool]
 
 # Keywords the full validator (``jsonschema``'s Draft 2020-12) enforces; any other keyword
@@ -478,5 +480,315 @@ def compile_schema(schema: Mapping[str, Any]) -> Predicate | None:
     """A predicate equivalent to validating against ``schema``, or ``None`` if unsupported."""
     try:
         return _Compiler(schema).compile(schema)
+    except (Unsupported, re.error, TypeError, ValueError):
+        return None
+
+
+# ---- the same validation over the positioned YAML tree
+
+NodePredicate = Callable[[YNode], bool]
+
+
+def _is_str(n: YNode) -> bool:
+    return type(n) is YScalar and isinstance(n.value, str)
+
+
+_NODE_TYPES: dict[str, Callable[[YNode], bool]] = {
+    "string": _is_str,
+    "object": lambda n: type(n) is YMap,
+    "array": lambda n: type(n) is YSeq,
+}
+
+
+class _NodeCompiler:
+    """Predicates over ``YNode`` trees that answer as the data predicates answer for
+    ``to_python`` of the tree, without making that data first (for a large file, about as
+    long as validating it).
+
+    The keywords the workflow schema uses most are checked on the tree; any other keyword,
+    and any mapping whose keys ``to_python`` would not map one to one (a duplicated key, a
+    null or non-scalar key), is checked by the data predicate on ``to_python`` of that node.
+    """
+
+    def __init__(self, root: Mapping[str, Any], memo_items: int) -> None:
+        self.root = root
+        self.data = _Compiler(root)
+        self.defs: dict[str, NodePredicate] = {}
+        self.memo_items = memo_items
+
+    def ref(self, target: str) -> NodePredicate:
+        self.data.ref(target)  # raises when unsupported
+        name = target[len("#/$defs/") :]
+        if name not in self.defs:
+            cell: list[NodePredicate] = []
+            self.defs[name] = lambda n: cell[0](n)  # recursion: resolved after compiling
+            compiled = self.compile(self.root["$defs"][name])
+            cell.append(compiled)
+            self.defs[name] = compiled
+        return self.defs[name]
+
+    def fallback(self, pred: Predicate) -> NodePredicate:
+        def check(n: YNode) -> bool:
+            return pred(n.value if type(n) is YScalar else to_python(n))
+
+        return check
+
+    def compile(self, schema: Any) -> NodePredicate:
+        if schema is True:
+            return lambda n: True
+        if schema is False:
+            return lambda n: False
+        if not isinstance(schema, Mapping):
+            raise Unsupported("schema is not an object")
+        enforced = {k for k in schema if k not in _ANNOTATIONS and k in ENFORCED}
+        if (
+            schema.get("type") == "string"
+            and len(enforced) > 1
+            and enforced <= _STRING_KEYWORDS
+            and all(isinstance(a, str) for a in schema.get("enum", ()))
+        ):
+            return self.string(schema)
+        checks: list[NodePredicate] = []
+        fused = "properties" in schema and "additionalProperties" in schema
+        for key, value in schema.items():
+            if key in _ANNOTATIONS or key not in ENFORCED:
+                continue
+            if fused and key in _OBJECT_KEYWORDS:
+                if key == "properties":
+                    checks.append(self.object_keys(schema))
+                continue
+            method = getattr(self, "kw_" + key.replace("$", "_"), None)
+            if method is None:
+                checks.append(self.fallback(self.data.keyword(key, value, schema)))
+            else:
+                checks.append(method(value, schema))
+        if not checks:
+            return lambda n: True
+        if len(checks) == 1:
+            return checks[0]
+
+        def check(n: YNode) -> bool:
+            for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
+                if not c(n):
+                    return False
+            return True
+
+        return check
+
+    def string(self, schema: Mapping[str, Any]) -> NodePredicate:
+        """``_Compiler.string`` on a scalar's value."""
+        low = int(schema.get("minLength", 0))
+        high = int(schema["maxLength"]) if "maxLength" in schema else None
+        rx = re.compile(str(schema["pattern"])) if "pattern" in schema else None
+        allowed = frozenset(schema["enum"]) if "enum" in schema else None
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YScalar:
+                return False
+            x = n.value
+            if not isinstance(x, str) or len(x) < low:
+                return False
+            if high is not None and len(x) > high:
+                return False
+            if rx is not None and rx.search(x) is None:
+                return False
+            return allowed is None or x in allowed
+
+        return check
+
+    def object_keys(self, schema: Mapping[str, Any]) -> NodePredicate:
+        props = {k: self.compile(v) for k, v in schema["properties"].items()}
+        pats = [
+            (re.compile(p), self.compile(v)) for p, v in schema.get("patternProperties", {}).items()
+        ]
+        extra_schema = schema["additionalProperties"]
+        extra = None if extra_schema is False else self.compile(extra_schema)
+        data = self.data.object_keys(schema)
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YMap:
+                return True
+            index = n._index
+            if len(index) != len(n.pairs):
+                return data(to_python(n))
+            for k, pair in index.items():
+                v = pair.value
+                p = props.get(k)
+                if p is not None and not p(v):
+                    return False
+                matched = False
+                for rx, sub in pats:
+                    if rx.search(k):
+                        matched = True
+                        if not sub(v):
+                            return False
+                if p is not None or matched:
+                    continue
+                if extra is None or not extra(v):
+                    return False
+            return True
+
+        return check
+
+    # ---- keywords
+    def kw__ref(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        return self.ref(str(value))
+
+    def kw_type(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        data = self.data.kw_type(value, schema)  # raises on unknown names
+        names = [value] if isinstance(value, str) else list(value)
+        if len(names) == 1 and names[0] in _NODE_TYPES:
+            return _NODE_TYPES[names[0]]
+        if all(n in _NODE_TYPES for n in names):
+            string, obj, arr = "string" in names, "object" in names, "array" in names
+
+            def check(n: YNode) -> bool:
+                t = type(n)
+                if t is YMap:
+                    return obj
+                if t is YSeq:
+                    return arr
+                return string and isinstance(n.value, str)  # type: ignore[attr-defined]
+
+            return check
+        return self.fallback(data)
+
+    def kw_properties(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        props = {k: self.compile(v) for k, v in value.items()}
+        data = self.data.kw_properties(value, schema)
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YMap:
+                return True
+            index = n._index
+            if len(index) != len(n.pairs):
+                return data(to_python(n))
+            for k, pair in index.items():
+                p = props.get(k)
+                if p is not None and not p(pair.value):
+                    return False
+            return True
+
+        return check
+
+    def kw_required(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        keys = list(value)
+        data = self.data.kw_required(value, schema)
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YMap:
+                return True
+            index = n._index
+            if len(index) != len(n.pairs):
+                return data(to_python(n))
+            for k in keys:  # noqa: SIM110 - a loop: no generator per call (hot path)
+                if k not in index:
+                    return False
+            return True
+
+        return check
+
+    def kw_items(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        data = self.data.kw_items(value, schema)  # raises on prefixItems
+        item = self.compile(value)
+        # Items that are definitions: the data predicate keeps their results (an edit
+        # validates the changed item only), up to a list of ``_MEMO_SIZE`` items.
+        memoised = isinstance(value, Mapping) and "$ref" in value
+        most = self.memo_items
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YSeq:
+                return True
+            items = n.items
+            if memoised and len(items) <= most:
+                return data(to_python(n))
+            return all(map(item, items))
+
+        return check
+
+    def kw_minItems(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        size = int(value)
+        return lambda n: type(n) is not YSeq or len(n.items) >= size
+
+    def kw_minLength(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        size = int(value)
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YScalar:
+                return True
+            x = n.value
+            return not isinstance(x, str) or len(x) >= size
+
+        return check
+
+    def kw_pattern(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        rx = re.compile(str(value))
+
+        def check(n: YNode) -> bool:
+            if type(n) is not YScalar:
+                return True
+            x = n.value
+            return not isinstance(x, str) or rx.search(x) is not None
+
+        return check
+
+    def kw_enum(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        data = self.data.kw_enum(value, schema)
+        if not all(isinstance(a, str) for a in value):
+            return self.fallback(data)  # a list or mapping may be allowed too
+        return lambda n: type(n) is YScalar and data(n.value)
+
+    def kw_anyOf(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        subs = [self.compile(s) for s in value]
+
+        def check(n: YNode) -> bool:
+            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
+                if sub(n):
+                    return True
+            return False
+
+        return check
+
+    def kw_allOf(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        subs = [self.compile(s) for s in value]
+
+        def check(n: YNode) -> bool:
+            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
+                if not sub(n):
+                    return False
+            return True
+
+        return check
+
+    def kw_if(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
+        cond = self.compile(value)
+        then = self.compile(schema.get("then", True))
+        other = self.compile(schema.get("else", True))
+        required = value.get("required") if isinstance(value, Mapping) else None
+        if "else" in schema or not isinstance(required, list) or not required:
+            return lambda n: then(n) if cond(n) else other(n)
+        keys = list(required)
+
+        def check(n: YNode) -> bool:
+            # ``if`` requires keys: a plain mapping without one of them fails it, and no
+            # ``else`` holds (the common case, without calling ``cond``)
+            if type(n) is YMap and len(n._index) == len(n.pairs):
+                index = n._index
+                for k in keys:
+                    if k not in index:
+                        return True
+            return then(n) if cond(n) else True
+
+        return check
+
+
+def compile_node_schema(
+    schema: Mapping[str, Any], memo_items: int = _MEMO_SIZE
+) -> NodePredicate | None:
+    """A predicate over a ``YNode`` tree equivalent to validating ``to_python`` of it against
+    ``schema``, or ``None`` if unsupported. Lists of definitions of up to ``memo_items``
+    items are validated as data, whose predicate keeps each item's result."""
+    try:
+        return _NodeCompiler(schema, memo_items).compile(schema)
     except (Unsupported, re.error, TypeError, ValueError):
         return None

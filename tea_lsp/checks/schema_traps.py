@@ -117,6 +117,11 @@ def check(ctx: CheckContext) -> None:
     if wf is None:
         return
     for node in wf.all_nodes():
-        _node_action(ctx, node)
-        _dynamic_output(ctx, node)
-        _condition(ctx, node)
+        # (each check has nothing to say about a node without its key or type: most nodes)
+        keys = node.ymap._index
+        if "action" in keys:
+            _node_action(ctx, node)
+        if node.type == "dynamic_parallel":
+            _dynamic_output(ctx, node)
+        if "condition" in keys:
+            _condition(ctx, node)

@@ -52,6 +52,16 @@ class Provides:
     keys: frozenset[str]
     opaque: bool  # it could add any key
 
+    def __init__(self, keys: frozenset[str], opaque: bool) -> None:
+        # the slots' own setters: half the time of the generated frozen ``__init__`` (one
+        # per node of the file)
+        _set_keys(self, keys)
+        _set_opaque(self, opaque)
+
+
+_set_keys = vars(Provides)["keys"].__set__
+_set_opaque = vars(Provides)["opaque"].__set__
+
 
 class KeySet(Set[str]):
     """A set of state keys held as bits of an ``int`` over a key index shared by a document.
@@ -320,7 +330,8 @@ def _node_provides(
 
 
 def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | None]) -> Provides:
-    out = node.ymap.get("output")
+    found = node.ymap._index.get("output")  # ``YMap.get`` inline
+    out = found.value if found is not None else None
     code = node.code
     if (
         code is not None
@@ -333,6 +344,14 @@ def _one_node(node: Node, default_language: str, known: Mapping[str, LuaFacts | 
     ):  # the common case of a Lua node: what it returns (the same answer as below)
         lua_keys = _lua_provides(code.text, known)
         return _NOTHING_OPAQUE if lua_keys is None else Provides(lua_keys, False)
+    if (
+        code is None
+        and node.output_key
+        and node.expression is None
+        and node.type != "dynamic_parallel"
+        and not isinstance(out, YMap)
+    ):  # the common case of an action node with an output key (the same answer as below)
+        return Provides(frozenset((node.output_key,)), False)
     keys: set[str] = set()
     opaque = False
     if node.output_key:

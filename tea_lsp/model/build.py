@@ -53,7 +53,13 @@ def _collect_templates(node: YNode | None, role: str, owner: Node, out: list[Sni
             _collect_templates(item, f"{role}[{i}]", owner, out)
     elif isinstance(node, YMap):
         for p in node.pairs:
-            _collect_templates(p.value, f"{role}.{p.key_text}", owner, out)
+            v = p.value
+            if type(v) is YScalar:  # the common case inline: the role is made only if needed
+                text = v.value
+                if isinstance(text, str) and ("{{" in text or "{%" in text):
+                    out.append(Snippet("jinja", text, v, f"{role}.{p.key_text}", owner))
+            else:
+                _collect_templates(v, f"{role}.{p.key_text}", owner, out)
 
 
 def _condition(node: YNode | None, role: str, owner: Node | None) -> Snippet | None:
@@ -66,20 +72,16 @@ def _condition(node: YNode | None, role: str, owner: Node | None) -> Snippet | N
 def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
     values = ymap.values_by_key()
     get = values.get
-    name_node = _str(get("name"))
-    name = name_node.value if name_node else ""
-    node = Node(
-        name=name,
-        name_span=name_node.span if name_node else (ymap.key_node("name") or ymap).span,
-        ymap=ymap,
-        index=index,
-        parent=parent,
-    )
-    if "language" in values:
-        lang = _str(values["language"])
-        if lang is not None:
-            node.language = lang.value.strip().lower()
-            node.language_explicit = True
+    # ``_str`` inline for the keys most nodes have (a large file has tens of thousands)
+    name_node = get("name")
+    if type(name_node) is YScalar and isinstance(name_node.value, str):
+        node = Node(name_node.value, name_node.span, ymap, index, parent)
+    else:
+        node = Node("", (ymap.key_node("name") or ymap).span, ymap, index, parent)
+    lang = get("language")
+    if type(lang) is YScalar and isinstance(lang.value, str):
+        node.language = lang.value.strip().lower()
+        node.language_explicit = True
 
     run = get("run")
     if run is None:
@@ -100,12 +102,14 @@ def _build_node(ymap: YMap, index: int, parent: Node | None) -> Node:
             code = _str(run.get("code"))
             if code is not None:
                 node.code = Snippet(_kind(node.language), code.value, code, "run", node)
-    elif run is not None:
-        code = _str(run)
-        if code is not None:
-            node.code = Snippet(_kind(node.language), code.value, code, "run", node)
+    elif type(run) is YScalar and isinstance(run.value, str):
+        language = node.language
+        code_kind: Any = language if language in _LANGS else "other"  # ``_kind`` inline
+        node.code = Snippet(code_kind, run.value, run, "run", node)
 
-    uses = _str(get("uses")) or _str(get("action"))
+    uses = get("uses")
+    if type(uses) is not YScalar or not isinstance(uses.value, str):
+        uses = _str(get("action"))
     if uses is not None:
         node.uses = uses.value
         node.uses_span = uses.span

@@ -541,10 +541,14 @@ class _Builder:
         text = str(value)
         line = self.lines.line
         # Content indentation: compare the first non-blank content line with the file line.
+        # (``LineIndex.line`` inline where a line is surely in the file.)
+        lines = self.lines
+        starts, ends, source = lines._starts, lines._ends, lines.text
         nl = text.find("\n")
         vline = text if nl < 0 else text[:nl]
         if vline.strip():  # the common case: the first content line is not blank
-            fline = line(header + 1)
+            n = header + 1
+            fline = source[starts[n] : ends[n]] if n < len(starts) else ""
             if style == ">" or not fline.endswith(vline):
                 indent = len(fline) - len(fline.lstrip(" "))
             else:
@@ -569,14 +573,15 @@ class _Builder:
         # Tight span: from the indicator to the end of the last non-blank content line.
         end_line, end_col = s.line, s.column + 1
         last = e.line - 1 if e.column == 0 else e.line
-        last = min(last, self.lines.line_count - 1)
+        last = min(last, len(starts) - 1)
         for ln in range(last, header, -1):
-            lt = line(ln).rstrip()
-            if lt.strip():
+            lt = source[starts[ln] : ends[ln]].rstrip()
+            if lt:  # (with no whitespace at its end, any text is not blank)
                 end_line, end_col = ln, len(lt)
                 break
         out = YScalar.__new__(YScalar)
-        out._span = Span(s.line, s.column, end_line, end_col)
+        out._span = None
+        out._pos = (s.line, s.column, end_line, end_col)
         out.tag = tag
         out.value = value
         out.style = style

@@ -48,8 +48,15 @@ include editors/vscode/Makefile.fragment
 
 test: lint types vscode-test vsix vscode-e2e-setup pytest ## Lint, types, VS Code extension build+tests+package, e2e setup, then the whole Python suite (incl. Neovim and the VS Code end-to-end test)
 
-bench: $(STAMP) ## Run every benchmark (prints ratios against in-run baselines)
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+bench: $(STAMP) ## Run every benchmark (ratios against in-run baselines); TEA=DIR adds the corpus ones
+	for b in bench/*.py; do \
+	  case $$b in \
+	    */__init__.py|*/workflows.py) continue ;; \
+	    *compat.py) if [ -z "$(TEA)" ]; then echo "== $$b: skipped (make bench TEA=path/to/a/TEA/checkout)"; continue; fi; \
+	      echo "== $$b"; $(PY) $$b $(TEA) || exit 1 ;; \
+	    *) echo "== $$b"; $(PY) $$b || exit 1 ;; \
+	  esac; \
+	done
 
 clean: ## Remove the virtualenv and build outputs
 	rm -rf $(VENV) build dist *.egg-info editors/vscode/node_modules editors/vscode/out

@@ -187,6 +187,33 @@ _SIMPLE_TYPES: dict[str, type] = {"string": str, "object": dict, "array": list}
 _STRING_KEYWORDS = frozenset({"type", "minLength", "maxLength", "pattern", "enum"})
 # Keywords about an object's keys, checked in one pass when a schema has the first and last.
 _OBJECT_KEYWORDS = frozenset({"properties", "patternProperties", "additionalProperties"})
+_STRING = "string"  # _plan: the fused ``type: string`` check
+_FUSED = " object"  # _plan: the fused properties/additionalProperties check (not a keyword)
+
+
+def _plan(schema: Any) -> bool | str | list[str]:
+    """How both compilers compile ``schema``: ``True``/``False`` for a constant schema,
+    ``_STRING`` for one fused string check, else the keywords to check, in the schema's order,
+    with ``_FUSED`` standing for ``properties`` + ``additionalProperties`` checked together."""
+    if schema is True or schema is False:
+        return bool(schema)
+    if not isinstance(schema, Mapping):
+        raise Unsupported("schema is not an object")
+    enforced = [k for k in schema if k not in _ANNOTATIONS and k in ENFORCED]
+    if (
+        schema.get("type") == "string"
+        and len(enforced) > 1
+        and set(enforced) <= _STRING_KEYWORDS
+        and all(isinstance(a, str) for a in schema.get("enum", ()))
+    ):
+        return _STRING
+    if "properties" not in schema or "additionalProperties" not in schema:
+        return enforced
+    return [
+        _FUSED if k == "properties" else k
+        for k in enforced
+        if k not in _OBJECT_KEYWORDS or k == "properties"
+    ]
 
 
 def _all_of(checks: list[Predicate]) -> Predicate:
@@ -221,30 +248,15 @@ class _Compiler:
         return self.defs[name]
 
     def compile(self, schema: Any) -> Predicate:
-        if schema is True:
-            return lambda x: True
-        if schema is False:
-            return lambda x: False
-        if not isinstance(schema, Mapping):
-            raise Unsupported("schema is not an object")
-        enforced = {k for k in schema if k not in _ANNOTATIONS and k in ENFORCED}
-        if (
-            schema.get("type") == "string"
-            and len(enforced) > 1
-            and enforced <= _STRING_KEYWORDS
-            and all(isinstance(a, str) for a in schema.get("enum", ()))
-        ):
+        plan = _plan(schema)
+        if isinstance(plan, bool):
+            return (lambda x: True) if plan else (lambda x: False)
+        if plan == _STRING:
             return self.string(schema)
-        checks: list[Predicate] = []
-        fused = "properties" in schema and "additionalProperties" in schema
-        for key, value in schema.items():
-            if key in _ANNOTATIONS or key not in ENFORCED:
-                continue
-            if fused and key in _OBJECT_KEYWORDS:
-                if key == "properties":
-                    checks.append(self.object_keys(schema))
-                continue
-            checks.append(self.keyword(key, value, schema))
+        checks = [
+            self.object_keys(schema) if key == _FUSED else self.keyword(key, schema[key], schema)
+            for key in plan
+        ]
         if not checks:
             return lambda x: True
         if len(checks) == 1:
@@ -534,34 +546,21 @@ class _NodeCompiler:
         return check
 
     def compile(self, schema: Any) -> NodePredicate:
-        if schema is True:
-            return lambda n: True
-        if schema is False:
-            return lambda n: False
-        if not isinstance(schema, Mapping):
-            raise Unsupported("schema is not an object")
-        enforced = {k for k in schema if k not in _ANNOTATIONS and k in ENFORCED}
-        if (
-            schema.get("type") == "string"
-            and len(enforced) > 1
-            and enforced <= _STRING_KEYWORDS
-            and all(isinstance(a, str) for a in schema.get("enum", ()))
-        ):
+        plan = _plan(schema)
+        if isinstance(plan, bool):
+            return (lambda n: True) if plan else (lambda n: False)
+        if plan == _STRING:
             return self.string(schema)
         checks: list[NodePredicate] = []
-        fused = "properties" in schema and "additionalProperties" in schema
-        for key, value in schema.items():
-            if key in _ANNOTATIONS or key not in ENFORCED:
-                continue
-            if fused and key in _OBJECT_KEYWORDS:
-                if key == "properties":
-                    checks.append(self.object_keys(schema))
+        for key in plan:
+            if key == _FUSED:
+                checks.append(self.object_keys(schema))
                 continue
             method = getattr(self, "kw_" + key.replace("$", "_"), None)
             if method is None:
-                checks.append(self.fallback(self.data.keyword(key, value, schema)))
+                checks.append(self.fallback(self.data.keyword(key, schema[key], schema)))
             else:
-                checks.append(method(value, schema))
+                checks.append(method(schema[key], schema))
         if not checks:
             return lambda n: True
         if len(checks) == 1:

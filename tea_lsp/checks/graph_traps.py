@@ -108,17 +108,6 @@ def _ends(wf: Workflow, succ: Callable[[str], tuple[str, ...]]) -> set[str]:
     more: dict[str, list[str]] = {}
     ending: list[str] = []
     for name, nexts in routes:
-        if len(nexts) == 1:  # the common case, inline
-            nxt = nexts[0]
-            if nxt == END:
-                ending.append(name)
-            elif nxt not in first:
-                first[nxt] = name
-            elif nxt in more:
-                more[nxt].append(name)
-            else:
-                more[nxt] = [name]
-            continue
         for nxt in nexts:
             if nxt == END:
                 ending.append(name)

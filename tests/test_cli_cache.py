@@ -15,20 +15,9 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.test_startup_imports import HEAVY, PROBE
+from tests.test_startup_lazy import LUA_ONLY
 
-TYPO = """name: cached
-state_schema:
-  total: int
-nodes:
-  - name: add
-    language: lua
-    run: |
-      return { total = (state.total or 0) + 1 }
-    goto: finsh
-  - name: finish
-    language: lua
-    run: return {}
-"""
+TYPO = LUA_ONLY + ("    goto: finsh\n  - name: finish\n    language: lua\n    run: return {}\n")
 TYPO_LINE = "wf.yaml:9:11: error[TEA201] unknown node 'finsh' in 'goto'; did you mean 'finish'?"
 CLEAN = TYPO.replace("goto: finsh", "goto: finish")
 
@@ -235,7 +224,7 @@ def test_an_old_installations_folders_are_pruned(work: Path) -> None:
 @pytest.mark.timeout(120)
 def test_a_directory_checked_by_worker_processes_fills_and_uses_the_cache(work: Path) -> None:
     for i in range(20):  # enough files for the process pool
-        (work / f"wf_{i:02}.yaml").write_text(TYPO.replace("cached", f"cached-{i}"))
+        (work / f"wf_{i:02}.yaml").write_text(TYPO.replace("lua-only", f"lua-only-{i}"))
     first = tea(work, "-j", "2", ".")
     assert first.returncode == 1
     assert first.stdout.splitlines()[-2] == "Found 21 errors in 21 files."

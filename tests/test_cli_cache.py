@@ -257,3 +257,44 @@ def test_every_configuration_field_is_part_of_the_key(tmp_path: Path) -> None:
     assert cache.key("wf.yaml", TYPO, replace(base, ignore=frozenset({"TEA3", "TEA2"}))) == (
         cache.key("wf.yaml", TYPO, replace(base, ignore=frozenset({"TEA2", "TEA3"})))
     )
+
+
+def clean(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TEA_LSP_CACHE_DIR"}
+    return subprocess.run(
+        [sys.executable, "-m", "tea_lsp", "clean", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.mark.timeout(120)
+def test_clean_removes_the_cache_and_only_a_cache(work: Path) -> None:
+    tea(work, "wf.yaml")
+    r = clean(work)
+    assert (r.returncode, r.stdout, r.stderr) == (
+        0,
+        "Removed the cache at '.tea-lsp-cache'.\n",
+        "",
+    )
+    assert not (work / ".tea-lsp-cache").exists()
+    again = clean(work)
+    assert (again.returncode, again.stdout) == (0, "No cache at '.tea-lsp-cache'.\n")
+    # a folder that is not a cache of ours is left alone, whatever --cache-dir says
+    (work / "src").mkdir()
+    (work / "src" / "keep.txt").write_text("mine")
+    refused = clean(work, "--cache-dir", "src")
+    assert (refused.returncode, refused.stdout, refused.stderr) == (
+        2,
+        "",
+        "tea-lsp: error: 'src' is not a tea-lsp cache (no CACHEDIR.TAG of ours); nothing removed\n",
+    )
+    assert (work / "src" / "keep.txt").read_text() == "mine"
+    # a cache elsewhere
+    tea(work, "--cache-dir", "elsewhere", "wf.yaml")
+    moved = clean(work, "--cache-dir", "elsewhere")
+    assert (moved.returncode, moved.stdout) == (0, "Removed the cache at 'elsewhere'.\n")
+    assert not (work / "elsewhere").exists()

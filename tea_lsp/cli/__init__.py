@@ -1,1 +1,1 @@
-"""Command-line front-end: ``tea-lsp check | run | serve | explain``."""
+"""Command-line front-end: ``tea-lsp check | run | serve | graph | report | explain | clean``."""

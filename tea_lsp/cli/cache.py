@@ -121,6 +121,14 @@ def _load(raw: dict[str, Any]) -> Diagnostic:
     )
 
 
+def is_cache_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a cache this module made (its ``CACHEDIR.TAG`` is ours)."""
+    try:
+        return (folder / "CACHEDIR.TAG").read_text(encoding="utf-8") == _CACHEDIR_TAG
+    except (OSError, ValueError):
+        return False
+
+
 def plugins_present() -> bool:
     from tea_lsp.catalog.plugins import ENTRY_POINT_GROUP, _may_declare
 

@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tea_lsp.cli.clean import add_clean_parser
     from tea_lsp.cli.graph import add_graph_parser
     from tea_lsp.cli.report import add_report_parser
     from tea_lsp.cli.run import add_run_parser
@@ -60,6 +61,7 @@ def _add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add_serve_parser(sub)
     add_graph_parser(sub)
     add_report_parser(sub)
+    add_clean_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

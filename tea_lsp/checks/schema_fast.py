@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from tea_lsp.syntax.yaml_tree import YMap, YNode, YScalar, YSeq, to_python
 
@@ -226,6 +226,48 @@ def _all_of(checks: list[Predicate]) -> Predicate:
     return check
 
 
+_T = TypeVar("_T")
+
+
+def _object_parts(
+    schema: Mapping[str, Any], compile: Callable[[Any], Callable[[_T], bool]]
+) -> tuple[
+    dict[str, Callable[[_T], bool]],
+    list[tuple[re.Pattern[str], Callable[[_T], bool]]],
+    Callable[[_T], bool] | None,
+]:
+    """The compiled ``properties``, ``patternProperties`` and ``additionalProperties`` of one
+    schema (``None``: no additional property allowed), for :func:`_keys_hold`."""
+    props = {k: compile(v) for k, v in schema["properties"].items()}
+    pats = [(re.compile(p), compile(v)) for p, v in schema.get("patternProperties", {}).items()]
+    extra_schema = schema["additionalProperties"]
+    return props, pats, None if extra_schema is False else compile(extra_schema)
+
+
+def _keys_hold(
+    items: Iterable[tuple[str, _T]],
+    props: Mapping[str, Callable[[_T], bool]],
+    pats: list[tuple[re.Pattern[str], Callable[[_T], bool]]],
+    extra: Callable[[_T], bool] | None,
+) -> bool:
+    """Whether every ``(key, value)`` of an object holds against its properties."""
+    for k, v in items:
+        p = props.get(k)
+        if p is not None and not p(v):
+            return False
+        matched = False
+        for rx, sub in pats:
+            if rx.search(k):
+                matched = True
+                if not sub(v):
+                    return False
+        if p is not None or matched:
+            continue
+        if extra is None or not extra(v):
+            return False
+    return True
+
+
 class _Compiler:
     def __init__(self, root: Mapping[str, Any]) -> None:
         self.root = root
@@ -292,31 +334,10 @@ class _Compiler:
     def object_keys(self, schema: Mapping[str, Any]) -> Predicate:
         """``properties``, ``patternProperties`` and ``additionalProperties`` of one schema
         as one pass over an object's keys (the same answer as the three checks)."""
-        props = {k: self.compile(v) for k, v in schema["properties"].items()}
-        pats = [
-            (re.compile(p), self.compile(v)) for p, v in schema.get("patternProperties", {}).items()
-        ]
-        extra_schema = schema["additionalProperties"]
-        extra = None if extra_schema is False else self.compile(extra_schema)
+        props, pats, extra = _object_parts(schema, self.compile)
 
         def check(x: Any) -> bool:
-            if not isinstance(x, dict):
-                return True
-            for k, v in x.items():
-                p = props.get(k)
-                if p is not None and not p(v):
-                    return False
-                matched = False
-                for rx, sub in pats:
-                    if rx.search(k):
-                        matched = True
-                        if not sub(v):
-                            return False
-                if p is not None or matched:
-                    continue
-                if extra is None or not extra(v):
-                    return False
-            return True
+            return not isinstance(x, dict) or _keys_hold(x.items(), props, pats, extra)
 
         return check
 
@@ -576,32 +597,15 @@ class _NodeCompiler:
 
     def string(self, schema: Mapping[str, Any]) -> NodePredicate:
         """``_Compiler.string`` on a scalar's value."""
-        low = int(schema.get("minLength", 0))
-        high = int(schema["maxLength"]) if "maxLength" in schema else None
-        rx = re.compile(str(schema["pattern"])) if "pattern" in schema else None
-        allowed = frozenset(schema["enum"]) if "enum" in schema else None
+        data = self.data.string(schema)
 
         def check(n: YNode) -> bool:
-            if type(n) is not YScalar:
-                return False
-            x = n.value
-            if not isinstance(x, str) or len(x) < low:
-                return False
-            if high is not None and len(x) > high:
-                return False
-            if rx is not None and rx.search(x) is None:
-                return False
-            return allowed is None or x in allowed
+            return type(n) is YScalar and data(n.value)
 
         return check
 
     def object_keys(self, schema: Mapping[str, Any]) -> NodePredicate:
-        props = {k: self.compile(v) for k, v in schema["properties"].items()}
-        pats = [
-            (re.compile(p), self.compile(v)) for p, v in schema.get("patternProperties", {}).items()
-        ]
-        extra_schema = schema["additionalProperties"]
-        extra = None if extra_schema is False else self.compile(extra_schema)
+        props, pats, extra = _object_parts(schema, self.compile)
         data = self.data.object_keys(schema)
 
         def check(n: YNode) -> bool:
@@ -610,22 +614,7 @@ class _NodeCompiler:
             index = n._index
             if len(index) != len(n.pairs):
                 return data(to_python(n))
-            for k, pair in index.items():
-                v = pair.value
-                p = props.get(k)
-                if p is not None and not p(v):
-                    return False
-                matched = False
-                for rx, sub in pats:
-                    if rx.search(k):
-                        matched = True
-                        if not sub(v):
-                            return False
-                if p is not None or matched:
-                    continue
-                if extra is None or not extra(v):
-                    return False
-            return True
+            return _keys_hold(((k, p.value) for k, p in index.items()), props, pats, extra)
 
         return check
 

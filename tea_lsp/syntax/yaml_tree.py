@@ -606,39 +606,13 @@ class _Builder:
                 merged.extend(self._merge_pairs(vnode, depth))
                 continue
             if type(knode) is _ScalarNode:
-                if knode.tag == _STR_TAG and (knode.style is None or knode.style in "'\""):
-                    # the common case of ``scalar`` inline: a string, not a block scalar
-                    s, e = knode.start_mark, knode.end_mark
-                    sk = YScalar.__new__(YScalar)
-                    sk._span = None
-                    sk._pos = (s.line, s.column, e.line, e.column)
-                    sk.tag = _STR_TAG
-                    sk.value = knode.value
-                    sk.style = knode.style or ""
-                    sk.header_line = -1
-                    sk.block_indent = -1
-                    key: YNode = sk
-                else:
-                    key = scalar(knode)
+                key: YNode = scalar(knode)
             else:
                 if track:
                     self.cursor = (knode.end_mark.line, knode.end_mark.column)
                 key = build(knode, d1)
             if type(vnode) is _ScalarNode:
-                if vnode.tag == _STR_TAG and (vnode.style is None or vnode.style in "'\""):
-                    # the common case of ``scalar`` inline: a string, not a block scalar
-                    s, e = vnode.start_mark, vnode.end_mark
-                    sv = YScalar.__new__(YScalar)
-                    sv._span = None
-                    sv._pos = (s.line, s.column, e.line, e.column)
-                    sv.tag = _STR_TAG
-                    sv.value = vnode.value
-                    sv.style = vnode.style or ""
-                    sv.header_line = -1
-                    sv.block_indent = -1
-                    value: YNode = sv
-                else:
-                    value = scalar(vnode)
+                value: YNode = scalar(vnode)
             else:
                 if track:
                     self.cursor = (knode.end_mark.line, knode.end_mark.column)

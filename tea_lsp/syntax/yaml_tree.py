@@ -317,6 +317,30 @@ def _merge_pairs_of(built: YNode) -> list[YPair]:
     return []
 
 
+def _duplicate_key(kt: str, key: YNode, first: YPair) -> Diagnostic:
+    """TEA002 for a key seen before in the same mapping."""
+    return Diagnostic(
+        "TEA002",
+        Severity.ERROR,
+        f"duplicate key '{kt}'; the earlier value is silently discarded",
+        key.span,
+        (Related(first.key.span, f"'{kt}' first defined here"),),
+    )
+
+
+def _with_merged(pairs: list[YPair], merged: list[YPair]) -> tuple[list[YPair], dict[str, YPair]]:
+    """A mapping's pairs after its ``<<`` merges (its own keys win) and their index (the last
+    pair of each key wins, as YAML loaders do)."""
+    own = {p.key_text for p in pairs}
+    out = [p for p in merged if p.key_text not in own] + pairs
+    index: dict[str, YPair] = {}
+    for p in out:
+        kt = p.key_text
+        if kt is not None:
+            index[kt] = p
+    return out, index
+
+
 class _Builder:
     def __init__(self, parsed: ParsedYaml) -> None:
         self.parsed = parsed
@@ -624,24 +648,10 @@ class _Builder:
                 kt = kv if type(kv) is str else str(kv)
                 first = index.get(kt)
                 if first is not None:
-                    self.parsed.diagnostics.append(
-                        Diagnostic(
-                            "TEA002",
-                            Severity.ERROR,
-                            f"duplicate key '{kt}'; the earlier value is silently discarded",
-                            key.span,
-                            (Related(first.key.span, f"'{kt}' first defined here"),),
-                        )
-                    )
+                    self.parsed.diagnostics.append(_duplicate_key(kt, key, first))
                 index[kt] = pair
         if merged:
-            own = {p.key_text for p in pairs}
-            pairs = [p for p in merged if p.key_text not in own] + pairs
-            index = {}
-            for p in pairs:
-                kt_ = p.key_text
-                if kt_ is not None:
-                    index[kt_] = p  # last one wins, as YAML loaders do
+            pairs, index = _with_merged(pairs, merged)
         ymap.pairs = pairs
         ymap._index = index
         if track:
@@ -760,15 +770,7 @@ class _Builder:
                 if items is None:
                     assert isinstance(node, YMap)
                     if merged:
-                        own = {p.key_text for p in pairs}
-                        pairs = [p for p in merged if p.key_text not in own] + pairs
-                        index = {}
-                        for p in pairs:
-                            kt_ = p.key_text
-                            if kt_ is not None:
-                                index[kt_] = p  # last one wins, as YAML loaders do
-                        node.pairs = pairs
-                        node._index = index
+                        node.pairs, node._index = _with_merged(pairs, merged)
                 if building:
                     building.discard(id(node))
                 child = node
@@ -811,15 +813,7 @@ class _Builder:
                     kt = kv if type(kv) is str else str(kv)
                     first = index.get(kt)
                     if first is not None:
-                        diagnostics.append(
-                            Diagnostic(
-                                "TEA002",
-                                Severity.ERROR,
-                                f"duplicate key '{kt}'; the earlier value is silently discarded",
-                                key.span,
-                                (Related(first.key.span, f"'{kt}' first defined here"),),
-                            )
-                        )
+                        diagnostics.append(_duplicate_key(kt, key, first))
                     index[kt] = pair
                 key = None
 

@@ -216,8 +216,13 @@ def _plan(schema: Any) -> bool | str | list[str]:
     ]
 
 
-def _all_of(checks: list[Predicate]) -> Predicate:
-    def check(x: Any) -> bool:
+_T = TypeVar("_T")
+
+
+def _all_of(checks: list[Callable[[_T], bool]]) -> Callable[[_T], bool]:
+    """One predicate holding when every one of ``checks`` holds (data or tree predicates)."""
+
+    def check(x: _T) -> bool:
         for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
             if not c(x):
                 return False
@@ -226,7 +231,16 @@ def _all_of(checks: list[Predicate]) -> Predicate:
     return check
 
 
-_T = TypeVar("_T")
+def _any_of(checks: list[Callable[[_T], bool]]) -> Callable[[_T], bool]:
+    """One predicate holding when one of ``checks`` holds (data or tree predicates)."""
+
+    def check(x: _T) -> bool:
+        for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
+            if c(x):
+                return True
+        return False
+
+    return check
 
 
 def _object_parts(
@@ -466,19 +480,10 @@ class _Compiler:
         return check
 
     def kw_anyOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
-        subs = [self.compile(s) for s in value]
-
-        def check(x: Any) -> bool:
-            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
-                if sub(x):
-                    return True
-            return False
-
-        return check
+        return _any_of([self.compile(s) for s in value])
 
     def kw_allOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
-        subs = [self.compile(s) for s in value]
-        return _all_of(subs)
+        return _all_of([self.compile(s) for s in value])
 
     def kw_oneOf(self, value: Any, schema: Mapping[str, Any]) -> Predicate:
         subs = [self.compile(s) for s in value]
@@ -586,14 +591,7 @@ class _NodeCompiler:
             return lambda n: True
         if len(checks) == 1:
             return checks[0]
-
-        def check(n: YNode) -> bool:
-            for c in checks:  # noqa: SIM110 - a loop: no generator per call (hot path)
-                if not c(n):
-                    return False
-            return True
-
-        return check
+        return _all_of(checks)
 
     def string(self, schema: Mapping[str, Any]) -> NodePredicate:
         """``_Compiler.string`` on a scalar's value."""
@@ -727,26 +725,10 @@ class _NodeCompiler:
         return lambda n: type(n) is YScalar and data(n.value)
 
     def kw_anyOf(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
-        subs = [self.compile(s) for s in value]
-
-        def check(n: YNode) -> bool:
-            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
-                if sub(n):
-                    return True
-            return False
-
-        return check
+        return _any_of([self.compile(s) for s in value])
 
     def kw_allOf(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
-        subs = [self.compile(s) for s in value]
-
-        def check(n: YNode) -> bool:
-            for sub in subs:  # noqa: SIM110 - a loop: no generator per call (hot path)
-                if not sub(n):
-                    return False
-            return True
-
-        return check
+        return _all_of([self.compile(s) for s in value])
 
     def kw_if(self, value: Any, schema: Mapping[str, Any]) -> NodePredicate:
         cond = self.compile(value)
